@@ -1,0 +1,12 @@
+#include "passes/Passes.h"
+
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/IR/DialectRegistry.h"
+
+namespace qcc {
+
+void registerQccDialects(mlir::DialectRegistry &registry) {
+  registry.insert<QccDialect, mlir::func::FuncDialect>();
+}
+
+} // namespace qcc

@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# Builds qcc and runs every test: GoogleTest suites through ctest, then the lit
+# suites. Exits non-zero on any failure and ends with "N passed, N failed".
+#   scripts/test.sh            # uses ./build
+#   BUILD_DIR=/tmp/b scripts/test.sh
+set -uo pipefail
+
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+build="${BUILD_DIR:-$root/build}"
+jobs="${JOBS:-$(nproc)}"
+
+bash "$root/scripts/setup.sh" || { echo "setup failed"; echo "0 passed, 1 failed"; exit 1; }
+
+start=$(date +%s)
+cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release >"$build.configure.log" 2>&1 || {
+  cat "$build.configure.log"; echo "configure failed"; echo "0 passed, 1 failed"; exit 1; }
+if ! ninja -C "$build" -j "$jobs"; then
+  echo "build failed"; echo "0 passed, 1 failed"; exit 1
+fi
+echo "build: $(( $(date +%s) - start )) s"
+
+# GoogleTest executables (ctest label `gpu` ones skip cleanly without a device).
+ctest_log="$build/ctest.log"
+(cd "$build" && ctest --output-on-failure -j "$jobs" 2>&1) | tee "$ctest_log"
+ctest_total=$(sed -n 's/.*tests passed, \([0-9]*\) tests failed out of \([0-9]*\).*/\2/p' "$ctest_log" | tail -1)
+ctest_failed=$(sed -n 's/.*tests passed, \([0-9]*\) tests failed out of \([0-9]*\).*/\1/p' "$ctest_log" | tail -1)
+ctest_total=${ctest_total:-0}; ctest_failed=${ctest_failed:-0}
+if grep -q "No tests were found" "$ctest_log"; then ctest_total=0; ctest_failed=0; fi
+
+# lit suites (FileCheck tests of qcc-opt passes and the qcc CLI).
+lit_log="$build/lit.log"
+/usr/lib/llvm-22/bin/lit -sv "$build/test" 2>&1 | tee "$lit_log"
+lit_rc=${PIPESTATUS[0]}
+lit_passed=$(sed -n 's/^ *Passed *: *\([0-9]*\).*/\1/p' "$lit_log" | tail -1)
+lit_failed=$(grep -E '^ *(Failed|Unresolved|Timed Out|Unexpectedly Passed) *:' "$lit_log" \
+  | awk -F: '{ n += $2 } END { print n + 0 }')
+lit_passed=${lit_passed:-0}; lit_failed=${lit_failed:-0}
+if [ "$lit_rc" -ne 0 ] && [ "$lit_failed" -eq 0 ]; then lit_failed=1; fi
+
+passed=$(( ctest_total - ctest_failed + lit_passed ))
+failed=$(( ctest_failed + lit_failed ))
+echo "ctest: $(( ctest_total - ctest_failed )) of $ctest_total executables passed; lit: $lit_passed passed, $lit_failed failed"
+echo "total time: $(( $(date +%s) - start )) s"
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]

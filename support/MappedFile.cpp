@@ -1,0 +1,108 @@
+#include "support/MappedFile.h"
+
+#include <cerrno>
+#include <cstring>
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+namespace qcc {
+
+static std::string errnoText() { return std::strerror(errno); }
+
+Expected<std::unique_ptr<MappedFile>> MappedFile::open(const std::string &path) {
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return Status::error(path + ": cannot open: " + errnoText());
+  struct stat st;
+  if (::fstat(fd, &st) != 0) {
+    std::string e = errnoText();
+    ::close(fd);
+    return Status::error(path + ": cannot stat: " + e);
+  }
+  if (!S_ISREG(st.st_mode)) {
+    ::close(fd);
+    return Status::error(path + ": not a regular file");
+  }
+  std::unique_ptr<MappedFile> file(new MappedFile());
+  file->path_ = path;
+  file->size_ = static_cast<size_t>(st.st_size);
+  if (file->size_ > 0) {
+    void *p = ::mmap(nullptr, file->size_, PROT_READ, MAP_PRIVATE, fd, 0);
+    if (p == MAP_FAILED) {
+      std::string e = errnoText();
+      ::close(fd);
+      return Status::error(path + ": cannot mmap: " + e);
+    }
+    file->data_ = static_cast<const uint8_t *>(p);
+  }
+  ::close(fd);
+  return file;
+}
+
+MappedFile::~MappedFile() {
+  if (data_) ::munmap(const_cast<uint8_t *>(data_), size_);
+}
+
+Expected<std::unique_ptr<AtomicFileWriter>> AtomicFileWriter::create(const std::string &path) {
+  std::unique_ptr<AtomicFileWriter> w(new AtomicFileWriter());
+  w->path_ = path;
+  std::string tmpl = path + ".tmp.XXXXXX";
+  std::string buf = tmpl;
+  int fd = ::mkstemp(buf.data());
+  if (fd < 0) return Status::error(path + ": cannot create temporary file: " + errnoText());
+  w->fd_ = fd;
+  w->tempPath_ = buf;
+  return w;
+}
+
+AtomicFileWriter::~AtomicFileWriter() {
+  if (fd_ >= 0) ::close(fd_);
+  if (!committed_ && !tempPath_.empty()) ::unlink(tempPath_.c_str());
+}
+
+Status AtomicFileWriter::write(const void *bytes, size_t n) {
+  if (fd_ < 0) return Status::error(path_ + ": write after close");
+  const char *p = static_cast<const char *>(bytes);
+  while (n > 0) {
+    ssize_t k = ::write(fd_, p, n);
+    if (k < 0) {
+      if (errno == EINTR) continue;
+      return Status::error(path_ + ": write failed: " + errnoText());
+    }
+    p += k;
+    n -= static_cast<size_t>(k);
+    offset_ += static_cast<uint64_t>(k);
+  }
+  return Status::ok();
+}
+
+Status AtomicFileWriter::writeZeros(size_t n) {
+  static const char zeros[4096] = {};
+  while (n > 0) {
+    size_t k = n < sizeof(zeros) ? n : sizeof(zeros);
+    QCC_RETURN_IF_ERROR(write(zeros, k));
+    n -= k;
+  }
+  return Status::ok();
+}
+
+Status AtomicFileWriter::commit() {
+  if (fd_ < 0) return Status::error(path_ + ": commit after close");
+  // Temporary files from mkstemp are 0600; artifacts are ordinary files.
+  mode_t mask = ::umask(0);
+  ::umask(mask);
+  ::fchmod(fd_, 0666 & ~mask);
+  if (::fsync(fd_) != 0) return Status::error(path_ + ": fsync failed: " + errnoText());
+  if (::close(fd_) != 0) {
+    fd_ = -1;
+    return Status::error(path_ + ": close failed: " + errnoText());
+  }
+  fd_ = -1;
+  if (::rename(tempPath_.c_str(), path_.c_str()) != 0)
+    return Status::error(path_ + ": rename failed: " + errnoText());
+  committed_ = true;
+  return Status::ok();
+}
+
+} // namespace qcc

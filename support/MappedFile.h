@@ -1,0 +1,55 @@
+// Read-only memory mapping of a whole file (weights are never read whole).
+#pragma once
+
+#include "support/Status.h"
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string>
+
+namespace qcc {
+
+class MappedFile {
+public:
+  // Maps `path` read-only. An empty file maps to size() == 0, data() == nullptr.
+  static Expected<std::unique_ptr<MappedFile>> open(const std::string &path);
+  ~MappedFile();
+  MappedFile(const MappedFile &) = delete;
+  MappedFile &operator=(const MappedFile &) = delete;
+
+  const uint8_t *data() const { return data_; }
+  size_t size() const { return size_; }
+  const std::string &path() const { return path_; }
+
+private:
+  MappedFile() = default;
+  std::string path_;
+  const uint8_t *data_ = nullptr;
+  size_t size_ = 0;
+};
+
+// Writes a file atomically: the bytes go to a temporary file in the same
+// directory, are fsync'ed, then renamed over `path`. On any failure the
+// temporary is removed and `path` is untouched.
+class AtomicFileWriter {
+public:
+  static Expected<std::unique_ptr<AtomicFileWriter>> create(const std::string &path);
+  ~AtomicFileWriter(); // Discards the temporary unless commit() succeeded.
+  AtomicFileWriter(const AtomicFileWriter &) = delete;
+  AtomicFileWriter &operator=(const AtomicFileWriter &) = delete;
+
+  Status write(const void *bytes, size_t n);
+  Status writeZeros(size_t n);
+  uint64_t offset() const { return offset_; }
+  Status commit(); // fsync + rename; the writer is closed afterwards.
+
+private:
+  AtomicFileWriter() = default;
+  std::string path_, tempPath_;
+  int fd_ = -1;
+  uint64_t offset_ = 0;
+  bool committed_ = false;
+};
+
+} // namespace qcc

@@ -1,0 +1,28 @@
+# lit configuration for qcc: FileCheck-based tests of qcc-opt passes and the qcc CLI.
+import os
+
+import lit.formats
+from lit.llvm import llvm_config
+
+config.name = "qcc"
+config.test_format = lit.formats.ShTest(not llvm_config.use_lit_shell)
+config.suffixes = [".mlir", ".test"]
+config.test_source_root = os.path.dirname(__file__)
+config.test_exec_root = os.path.join(config.qcc_obj_root, "test")
+config.excludes = ["unit", "lit.cfg.py", "lit.site.cfg.py.in", "Inputs"]
+
+config.substitutions.append(("%shared", os.path.join(config.qcc_src_root, "..", "shared")))
+config.substitutions.append(("%qcc_src", config.qcc_src_root))
+
+llvm_config.with_system_environment(["HOME", "TMPDIR"])
+llvm_config.use_default_substitutions()
+llvm_config.with_environment("PATH", config.llvm_tools_dir, append_path=True)
+llvm_config.with_environment("PATH", config.qcc_tools_dir, append_path=True)
+
+if config.qcc_have_cuda_headers:
+    config.available_features.add("cuda-headers")
+
+tools = ["qcc-opt", "qcc"]
+llvm_config.add_tool_substitutions(
+    [t for t in tools if os.path.exists(os.path.join(config.qcc_tools_dir, t))],
+    [config.qcc_tools_dir])

@@ -1,0 +1,30 @@
+// Subcommand registry of the `qcc` CLI. Each tools/qcc/cmd_*.cpp defines one
+// subcommand and registers it with a static QCC_REGISTER_COMMAND, so commands
+// can be added without touching main.cpp.
+#pragma once
+
+#include <string>
+#include <vector>
+
+namespace qcc::cli {
+
+// argv excludes the program and subcommand names. Returns the exit code.
+using CommandFn = int (*)(const std::vector<std::string> &args);
+
+struct Command {
+  const char *name;
+  const char *summary; // one line for `qcc --help`
+  CommandFn run;
+};
+
+bool registerCommand(const Command &command);
+const std::vector<Command> &commands();
+
+// Prints "qcc <cmd>: error: <message>" to stderr and returns 1.
+int fail(const std::string &command, const std::string &message);
+
+} // namespace qcc::cli
+
+#define QCC_REGISTER_COMMAND(ident, name, summary, fn)                          \
+  static const bool qcc_registered_##ident =                                   \
+      ::qcc::cli::registerCommand({name, summary, fn})
