@@ -56,4 +56,63 @@ def QccLegalizeTarget : Pass<"qcc-legalize-target", "::mlir::ModuleOp"> {
   ];
 }
 
+def QccCalibrate : Pass<"qcc-calibrate", "::mlir::ModuleOp"> {
+  let summary = "choose calibration data and collect activation ranges";
+  let description = [{
+    Loads the calibration token ids (a token-id file with one sequence per
+    line, or `random` tokens), records them on the module as
+    `qcc.calibration` for the passes after it, and runs the model as it is now
+    through the CPU executor, collecting the per-input-channel absolute
+    maximum of every linear layer's input (SmoothQuant's statistic). GPTQ's
+    Hessians are collected later, layer by layer, by qcc-quantize-weights, so
+    that each layer sees the outputs of the already-quantized layers before
+    it.
+  }];
+  let options = [
+    Option<"source", "source", "std::string", /*default=*/"\"random\"",
+           "`random` or a token-id file (one sequence per line)">,
+    Option<"samples", "samples", "int64_t", /*default=*/"32", "number of sequences">,
+    Option<"seqLen", "seq-len", "int64_t", /*default=*/"128", "tokens per sequence (longer lines are cut)">,
+    Option<"seed", "seed", "uint64_t", /*default=*/"0", "seed of the random tokens">,
+  ];
+}
+
+def QccFoldSmoothQuant : Pass<"qcc-fold-smoothquant", "::mlir::ModuleOp"> {
+  let summary = "fold SmoothQuant scales into the RMSNorm weights";
+  let description = [{
+    For every decoder layer, s[j] = max|X_j|^alpha / max|W_:,j|^(1-alpha) over
+    the linears sharing the input: [q, k, v] against input_layernorm, [gate,
+    up] against post_attention_layernorm. The weights become W diag(s) and the
+    norm weight becomes w / s, which is exact in exact arithmetic. Needs the
+    activation ranges of qcc-calibrate. The affected linears and norms are
+    marked `qcc.smoothquant_alpha`.
+  }];
+  let options = [
+    Option<"alpha", "alpha", "double", /*default=*/"0.5", "migration strength in [0, 1]">,
+  ];
+}
+
+def QccQuantizeWeights : Pass<"qcc-quantize-weights", "::mlir::ModuleOp"> {
+  let summary = "quantize every linear layer to its chosen format";
+  let description = [{
+    Quantizes the weights of each `qcc.linear` (and `qcc.logits`) whose
+    format is fp8, int8 or w4a16 and replaces its `qcc.weight` with a
+    `qcc.quantized_weight`. Methods: `rtn` (round to nearest), `gptq`
+    (block 128, dampening 0.01 x mean diag H, optional static act order) and
+    `awq` (w4a16 only); `mse-clip` picks each channel's or group's scale by
+    the MSE-optimal shrink search. GPTQ and AWQ run sequentially over the
+    calibration data of qcc-calibrate: layer l is calibrated on the outputs of
+    the already-quantized layers before it. fp8 is always round-to-nearest
+    (per channel, no calibration), as in the study. Tiny inline weights (lit
+    tests) are quantized in place with `rtn` and carry their codes inline.
+  }];
+  let options = [
+    Option<"method", "method", "std::string", /*default=*/"\"rtn\"", "rtn, gptq or awq">,
+    Option<"mseClip", "mse-clip", "bool", /*default=*/"false", "MSE-optimal clipping of the scales">,
+    Option<"actOrder", "act-order", "bool", /*default=*/"false", "GPTQ static act order">,
+    Option<"blockSize", "block-size", "int64_t", /*default=*/"128", "GPTQ block size">,
+    Option<"dampening", "dampening", "double", /*default=*/"0.01", "GPTQ dampening fraction">,
+  ];
+}
+
 #endif // QCC_PASSES_TD

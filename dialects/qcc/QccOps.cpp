@@ -4,6 +4,7 @@
 
 #include "mlir/IR/Builders.h"
 #include "mlir/IR/BuiltinTypes.h"
+#include "llvm/ADT/StringExtras.h"
 
 using namespace mlir;
 using namespace qcc;
@@ -73,6 +74,20 @@ LogicalResult QuantizedWeightOp::verify() {
                          << type.getElementType();
   if (getMethod() == QuantMethod::awq && format.getKind() != FormatKind::w4a16)
     return emitOpError("method awq is only defined for w4a16");
+  if (static_cast<bool>(getCodesAttr()) != static_cast<bool>(getScalesAttr()))
+    return emitOpError("inline codes and scales come together");
+  if (auto codes = getCodesAttr()) {
+    if (codes.getType() != type)
+      return emitOpError() << "inline codes of type " << codes.getType()
+                           << " do not match the result type " << type;
+    auto scales = cast<ShapedType>(getScalesAttr().getType());
+    int64_t n = type.getDimSize(0), k = type.getDimSize(1);
+    SmallVector<int64_t> expected = {n};
+    if (format.getKind() == FormatKind::w4a16 && !ShapedType::isDynamic(k))
+      expected.push_back(k / format.getGroupSize());
+    if (!scales.getElementType().isF32() || scales.getShape() != ArrayRef<int64_t>(expected))
+      return emitOpError() << "inline scales must be f32 of shape [" << llvm::join(llvm::map_range(expected, [](int64_t d) { return std::to_string(d); }), ", ") << "], got " << scales;
+  }
   return verifyGroupDividesK(*this, format, type.getDimSize(1));
 }
 

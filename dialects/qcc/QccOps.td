@@ -48,6 +48,7 @@ def Qcc_QuantizedWeightOp : Qcc_Op<"quantized_weight", [Pure]> {
     type (`i8` for int8, `f8E4M3FN` for fp8, `i4` for w4a16) and fp32 scales,
     `[N]` per output channel or `[N, K / group]` per group. Both live in the
     weight store under `name`. `method` records how the codes were found.
+    Tiny lit tests may carry the codes and scales inline (`codes`, `scales`).
 
     ```mlir
     %w = qcc.quantized_weight "model.layers.0.mlp.down_proj.weight"
@@ -56,7 +57,8 @@ def Qcc_QuantizedWeightOp : Qcc_Op<"quantized_weight", [Pure]> {
     ```
   }];
   let arguments = (ins StrAttr:$name, Qcc_FormatAttr:$format, Qcc_QuantMethodAttr:$method,
-                       UnitAttr:$mse_clip);
+                       UnitAttr:$mse_clip, OptionalAttr<ElementsAttr>:$codes,
+                       OptionalAttr<ElementsAttr>:$scales);
   let results = (outs 2DTensorOf<[I4, I8, F8E4M3FN]>:$result);
   let assemblyFormat = "$name attr-dict `:` type($result)";
   let hasVerifier = 1;

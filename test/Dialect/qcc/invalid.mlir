@@ -334,3 +334,27 @@ func.func @dequantize_scales(%q: tensor<3x8xi8>, %s: tensor<2xf32>) {
   %x = qcc.dequantize %q, %s : tensor<3x8xi8>, tensor<2xf32> -> tensor<3x8xf32>
   return
 }
+
+// -----
+
+func.func @quantized_weight_codes_without_scales() {
+  // expected-error @+1 {{inline codes and scales come together}}
+  %w = qcc.quantized_weight "w" {format = #qcc.format<int8>, method = #qcc<quant_method rtn>, codes = dense<1> : tensor<2x8xi8>} : tensor<2x8xi8>
+  return
+}
+
+// -----
+
+func.func @quantized_weight_codes_type() {
+  // expected-error @+1 {{inline codes of type 'tensor<2x4xi8>' do not match the result type 'tensor<2x8xi8>'}}
+  %w = qcc.quantized_weight "w" {format = #qcc.format<int8>, method = #qcc<quant_method rtn>, codes = dense<1> : tensor<2x4xi8>, scales = dense<1.0> : tensor<2xf32>} : tensor<2x8xi8>
+  return
+}
+
+// -----
+
+func.func @quantized_weight_scales_shape() {
+  // expected-error @+1 {{inline scales must be f32 of shape [2, 2], got 'tensor<2xf32>'}}
+  %w = qcc.quantized_weight "w" {format = #qcc.format<w4a16, group = 8>, method = #qcc<quant_method rtn>, codes = dense<1> : tensor<2x16xi4>, scales = dense<1.0> : tensor<2xf32>} : tensor<2x16xi4>
+  return
+}

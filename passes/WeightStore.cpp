@@ -1,0 +1,187 @@
+#include "passes/WeightStore.h"
+
+#include "dialects/qcc/QccDialect.h"
+#include "frontends/llama/TokenIds.h"
+
+#include "mlir/IR/Builders.h"
+
+#include <cstring>
+#include <mutex>
+
+namespace qcc {
+
+WeightStore::WeightStore(std::unique_ptr<Checkpoint> checkpoint) : checkpoint_(std::move(checkpoint)) {}
+
+const TensorRef *WeightStore::find(const std::string &name) const {
+  auto it = dense_.find(name);
+  if (it != dense_.end()) return &it->second->ref;
+  return checkpoint_->find(name);
+}
+
+std::vector<float> WeightStore::readFloat(const std::string &name) const {
+  const TensorRef *t = find(name);
+  if (!t) return {};
+  const int64_t n = t->numel();
+  std::vector<float> out(static_cast<size_t>(n));
+  const uint8_t *bytes = static_cast<const uint8_t *>(t->data);
+  for (int64_t i = 0; i < n; ++i) {
+    switch (t->dtype) {
+    case DType::F32: std::memcpy(&out[i], bytes + 4 * i, 4); break;
+    case DType::BF16: {
+      uint16_t b;
+      std::memcpy(&b, bytes + 2 * i, 2);
+      out[i] = formats::bf16ToFloat(b);
+      break;
+    }
+    case DType::F16: {
+      uint16_t h;
+      std::memcpy(&h, bytes + 2 * i, 2);
+      out[i] = formats::f16ToFloat(h);
+      break;
+    }
+    default: return {}; // the checkpoint reader admits only float weights
+    }
+  }
+  return out;
+}
+
+Status WeightStore::setDense(const std::string &name, std::vector<float> values) {
+  const TensorRef *old = find(name);
+  if (!old) return Status::error("no tensor '" + name + "' to replace");
+  if (static_cast<int64_t>(values.size()) != old->numel())
+    return Status::error("replacement for '" + name + "' has " + std::to_string(values.size()) +
+                         " values, expected " + std::to_string(old->numel()));
+  auto entry = std::make_unique<DenseEntry>();
+  entry->values = std::move(values);
+  entry->ref.dtype = DType::F32;
+  entry->ref.shape = old->shape;
+  entry->ref.data = entry->values.data();
+  dense_[name] = std::move(entry);
+  return Status::ok();
+}
+
+void WeightStore::setQuantized(const std::string &name, formats::QuantizedLinear q) {
+  quantized_[name] = std::move(q);
+}
+
+const formats::QuantizedLinear *WeightStore::findQuantized(const std::string &name) const {
+  auto it = quantized_.find(name);
+  return it == quantized_.end() ? nullptr : &it->second;
+}
+
+Expected<std::unique_ptr<cpu::LlamaModel>> WeightStore::buildExecutor(const cpu::ExecutorOptions &options) const {
+  auto model = cpu::LlamaModel::create(config(), *this, options);
+  if (!model) return model.status();
+  for (const auto &[name, q] : quantized_) {
+    Status s = (*model)->setLinear(name, q);
+    if (!s) return s;
+  }
+  return model;
+}
+
+namespace {
+struct Registry {
+  std::mutex mutex;
+  std::map<mlir::Operation *, std::shared_ptr<WeightStore>> attached;
+  std::map<std::string, std::shared_ptr<WeightStore>> byPath;
+};
+Registry &registry() {
+  static Registry r;
+  return r;
+}
+} // namespace
+
+void WeightStore::attach(mlir::ModuleOp module, std::shared_ptr<WeightStore> store) {
+  std::lock_guard<std::mutex> lock(registry().mutex);
+  registry().attached[module.getOperation()] = std::move(store);
+}
+
+Expected<std::shared_ptr<WeightStore>> WeightStore::forModule(mlir::ModuleOp module) {
+  Registry &r = registry();
+  std::lock_guard<std::mutex> lock(r.mutex);
+  auto it = r.attached.find(module.getOperation());
+  if (it != r.attached.end()) return it->second;
+  auto path = module->getAttrOfType<mlir::StringAttr>("qcc.checkpoint");
+  if (!path)
+    return Status::error("the module has no `qcc.checkpoint` attribute: its weights are unknown "
+                         "(import it with `qcc import MODEL_DIR`)");
+  auto cached = r.byPath.find(path.str());
+  if (cached != r.byPath.end()) return cached->second;
+  auto checkpoint = Checkpoint::open(path.str());
+  if (!checkpoint) return checkpoint.status();
+  auto store = std::make_shared<WeightStore>(std::move(*checkpoint));
+  r.byPath[path.str()] = store;
+  r.attached[module.getOperation()] = store;
+  return store;
+}
+
+Expected<std::vector<std::vector<int64_t>>> loadCalibrationSamples(const CalibrationSpec &spec,
+                                                                   const ModelConfig &config) {
+  if (spec.samples <= 0 || spec.seqLen <= 1)
+    return Status::error("calibration needs samples >= 1 and seq-len >= 2");
+  std::vector<std::vector<int64_t>> samples;
+  if (spec.source == "random") {
+    // splitmix64: a fixed, portable generator (std distributions are not).
+    uint64_t state = spec.seed;
+    auto next = [&]() {
+      uint64_t z = (state += 0x9E3779B97F4A7C15ull);
+      z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+      z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+      return z ^ (z >> 31);
+    };
+    for (int64_t s = 0; s < spec.samples; ++s) {
+      std::vector<int64_t> seq;
+      seq.push_back(config.bosTokenId >= 0 ? config.bosTokenId : 0);
+      while (static_cast<int64_t>(seq.size()) < spec.seqLen)
+        seq.push_back(static_cast<int64_t>(next() % static_cast<uint64_t>(config.vocabSize)));
+      samples.push_back(std::move(seq));
+    }
+    return samples;
+  }
+  auto lines = readTokenIdLines(spec.source, config.vocabSize);
+  if (!lines) return lines.status();
+  for (auto &line : *lines) {
+    if (static_cast<int64_t>(samples.size()) == spec.samples) break;
+    if (static_cast<int64_t>(line.size()) > spec.seqLen) line.resize(static_cast<size_t>(spec.seqLen));
+    samples.push_back(std::move(line));
+  }
+  if (samples.empty()) return Status::error(spec.source + ": no calibration sequences");
+  return samples;
+}
+
+void setCalibrationSpec(mlir::ModuleOp module, const CalibrationSpec &spec) {
+  mlir::Builder b(module.getContext());
+  module->setAttr("qcc.calibration",
+                  b.getDictionaryAttr({b.getNamedAttr("source", b.getStringAttr(spec.source)),
+                                       b.getNamedAttr("samples", b.getI64IntegerAttr(spec.samples)),
+                                       b.getNamedAttr("seq_len", b.getI64IntegerAttr(spec.seqLen)),
+                                       b.getNamedAttr("seed", b.getI64IntegerAttr(static_cast<int64_t>(spec.seed)))}));
+}
+
+Expected<CalibrationSpec> getCalibrationSpec(mlir::ModuleOp module) {
+  auto dict = module->getAttrOfType<mlir::DictionaryAttr>("qcc.calibration");
+  if (!dict) return Status::error("no calibration data: run qcc-calibrate first");
+  CalibrationSpec spec;
+  auto source = dict.getAs<mlir::StringAttr>("source");
+  auto samples = dict.getAs<mlir::IntegerAttr>("samples");
+  auto seqLen = dict.getAs<mlir::IntegerAttr>("seq_len");
+  auto seed = dict.getAs<mlir::IntegerAttr>("seed");
+  if (!source || !samples || !seqLen || !seed)
+    return Status::error("malformed `qcc.calibration` attribute (needs source, samples, seq_len, seed)");
+  spec.source = source.str();
+  spec.samples = samples.getInt();
+  spec.seqLen = seqLen.getInt();
+  spec.seed = static_cast<uint64_t>(seed.getInt());
+  return spec;
+}
+
+cpu::ExecutorOptions executorOptionsFor(mlir::ModuleOp module) {
+  cpu::ExecutorOptions options;
+  module.walk([&](EmbeddingOp op) {
+    options.actDtype = op.getType().getElementType().isF32() ? cpu::ActDType::F32 : cpu::ActDType::BF16;
+    return mlir::WalkResult::interrupt();
+  });
+  return options;
+}
+
+} // namespace qcc
