@@ -94,11 +94,11 @@ struct QuantizeWeightsPass : impl::QccQuantizeWeightsBase<QuantizeWeightsPass> {
     if (targets.empty()) return;
     if (anyInline && anyHandle) return fail("a module mixes inline and checkpoint weights");
 
-    // quantized results by target index; methods actually used; remarks
+    // Inline results by target index (lit tests); methods actually used; remarks.
     std::vector<formats::QuantizedLinear> results(targets.size());
     std::vector<std::string> methods(targets.size(), "rtn"), remarks(targets.size());
     Status s = anyInline ? quantizeInline(targets, *parsedMethod, results)
-                         : quantizeFromStore(module, targets, *parsedMethod, results, methods, remarks);
+                         : quantizeFromStore(module, targets, *parsedMethod, methods, remarks);
     if (!s) return fail(s.message());
 
     // Rewrite the IR: each target reads a qcc.quantized_weight.
@@ -139,7 +139,7 @@ struct QuantizeWeightsPass : impl::QccQuantizeWeightsBase<QuantizeWeightsPass> {
   }
 
   Status quantizeFromStore(ModuleOp module, std::vector<Target> &targets, quant::Method m,
-                           std::vector<formats::QuantizedLinear> &results, std::vector<std::string> &methods,
+                           std::vector<std::string> &methods,
                            std::vector<std::string> &remarks) {
     auto storeOr = WeightStore::forModule(module);
     if (!storeOr) return storeOr.status();
@@ -150,14 +150,17 @@ struct QuantizeWeightsPass : impl::QccQuantizeWeightsBase<QuantizeWeightsPass> {
     for (const Target &t : targets)
       needsCalibration |= m != quant::Method::RTN && t.format.getKind() != FormatKind::fp8;
     if (!needsCalibration) {
-      for (size_t i = 0; i < targets.size(); ++i) {
-        const TensorRef *ref = store.find(targets[i].weight.getName().str());
-        if (!ref) return Status::error("no weight '" + targets[i].weight.getName().str() + "' in the checkpoint");
-        std::vector<float> w = store.readFloat(targets[i].weight.getName().str());
-        auto q = quant::quantizeRtn(w.data(), ref->shape[0], ref->shape[1], toSpec(targets[i].format), mseClip);
-        if (!q) return q.status().withContext(targets[i].layer);
-        results[i] = std::move(*q);
-        store.setQuantized(targets[i].layer + ".weight", results[i]);
+      // Round-to-nearest is recorded as a recipe and computed when the weight
+      // is read (the artifact writer streams it layer by layer).
+      for (const Target &t : targets) {
+        std::string source = WeightOp(t.weight).getName().str();
+        const TensorRef *ref = store.find(source);
+        if (!ref || ref->shape.size() != 2) return Status::error("no 2-d weight '" + source + "' in the checkpoint");
+        formats::FormatSpec spec = toSpec(t.format);
+        if (spec.format == formats::Format::W4A16 && ref->shape[1] % spec.groupSize != 0)
+          return Status::error(t.layer + ": group size " + std::to_string(spec.groupSize) +
+                               " does not divide its " + std::to_string(ref->shape[1]) + " input channels");
+        store.setQuantizedRecipe(t.layer + ".weight", {source, spec, mseClip});
       }
       return Status::ok();
     }
@@ -197,8 +200,7 @@ struct QuantizeWeightsPass : impl::QccQuantizeWeightsBase<QuantizeWeightsPass> {
       const cpu::Linear *linear = (*model)->linear(targets[i].layer);
       if (!linear || linear->format == formats::Format::BF16)
         return Status::error(targets[i].layer + " was not quantized by the calibration pipeline");
-      results[i] = linear->quant;
-      store.setQuantized(targets[i].layer + ".weight", results[i]);
+      store.setQuantized(targets[i].layer + ".weight", linear->quant);
       if (auto it = byName.find(targets[i].layer); it != byName.end()) {
         methods[i] = it->second->method;
         remarks[i] = it->second->remark;

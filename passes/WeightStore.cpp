@@ -2,9 +2,11 @@
 
 #include "dialects/qcc/QccDialect.h"
 #include "frontends/llama/TokenIds.h"
+#include "quant/Rtn.h"
 
 #include "mlir/IR/Builders.h"
 
+#include <algorithm>
 #include <cstring>
 #include <mutex>
 
@@ -61,19 +63,47 @@ Status WeightStore::setDense(const std::string &name, std::vector<float> values)
 }
 
 void WeightStore::setQuantized(const std::string &name, formats::QuantizedLinear q) {
+  recipes_.erase(name);
   quantized_[name] = std::move(q);
 }
 
-const formats::QuantizedLinear *WeightStore::findQuantized(const std::string &name) const {
-  auto it = quantized_.find(name);
-  return it == quantized_.end() ? nullptr : &it->second;
+void WeightStore::setQuantizedRecipe(const std::string &name, RtnRecipe recipe) {
+  quantized_.erase(name);
+  recipes_[name] = std::move(recipe);
+}
+
+bool WeightStore::hasQuantized(const std::string &name) const {
+  return quantized_.count(name) || recipes_.count(name);
+}
+
+Expected<formats::QuantizedLinear> WeightStore::quantizedLinear(const std::string &name) const {
+  if (auto it = quantized_.find(name); it != quantized_.end()) return it->second;
+  auto it = recipes_.find(name);
+  if (it == recipes_.end()) return Status::error("no quantized weight '" + name + "'");
+  const TensorRef *source = find(it->second.source);
+  if (!source || source->shape.size() != 2)
+    return Status::error("no 2-d weight '" + it->second.source + "' to quantize");
+  std::vector<float> w = readFloat(it->second.source);
+  auto q = quant::quantizeRtn(w.data(), source->shape[0], source->shape[1], it->second.spec, it->second.mseClip);
+  if (!q) return q.status().withContext(name);
+  return std::move(*q);
+}
+
+std::vector<std::string> WeightStore::quantizedNames() const {
+  std::vector<std::string> names;
+  for (const auto &[n, q] : quantized_) names.push_back(n);
+  for (const auto &[n, r] : recipes_) names.push_back(n);
+  std::sort(names.begin(), names.end());
+  return names;
 }
 
 Expected<std::unique_ptr<cpu::LlamaModel>> WeightStore::buildExecutor(const cpu::ExecutorOptions &options) const {
   auto model = cpu::LlamaModel::create(config(), *this, options);
   if (!model) return model.status();
-  for (const auto &[name, q] : quantized_) {
-    Status s = (*model)->setLinear(name, q);
+  for (const std::string &name : quantizedNames()) {
+    auto q = quantizedLinear(name);
+    if (!q) return q.status();
+    Status s = (*model)->setLinear(name, std::move(*q));
     if (!s) return s;
   }
   return model;

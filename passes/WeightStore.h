@@ -35,9 +35,19 @@ public:
   Status setDense(const std::string &name, std::vector<float> values);
 
   // Quantized linears, by weight name ("model.layers.0.mlp.down_proj.weight").
+  // A stored result (GPTQ, AWQ) is kept in memory; a round-to-nearest recipe
+  // is computed from the source weights each time it is asked for, so that
+  // writing an artifact holds one layer at a time.
   void setQuantized(const std::string &name, formats::QuantizedLinear q);
-  const formats::QuantizedLinear *findQuantized(const std::string &name) const;
-  const std::map<std::string, formats::QuantizedLinear> &quantized() const { return quantized_; }
+  struct RtnRecipe {
+    std::string source; // dense weight name it is computed from
+    formats::FormatSpec spec;
+    bool mseClip = false;
+  };
+  void setQuantizedRecipe(const std::string &name, RtnRecipe recipe);
+  bool hasQuantized(const std::string &name) const;
+  Expected<formats::QuantizedLinear> quantizedLinear(const std::string &name) const;
+  std::vector<std::string> quantizedNames() const; // sorted
 
   // Per-input-channel absmax of each linear's input, by linear name
   // ("model.layers.0.self_attn.q_proj"), from qcc-calibrate.
@@ -60,6 +70,7 @@ private:
   std::unique_ptr<Checkpoint> checkpoint_;
   std::map<std::string, std::unique_ptr<DenseEntry>> dense_;
   std::map<std::string, formats::QuantizedLinear> quantized_;
+  std::map<std::string, RtnRecipe> recipes_;
   std::map<std::string, std::vector<float>> actAbsMax_;
 };
 

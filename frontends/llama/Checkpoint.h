@@ -1,0 +1,82 @@
+// A Hugging Face Llama checkpoint folder, opened and validated:
+//   config.json  +  model.safetensors
+//             or  model.safetensors.index.json + the shards it names.
+// (When both a single file and an index exist, the single file wins, as in
+// transformers.)
+//
+// Sharded index rules: "weight_map" is an object of tensor name -> shard file
+// name; each shard name is a plain file name inside the folder (no '/', no
+// "..", not absolute), and its real path (symlinks resolved) lies inside the
+// folder's real path. Every listed tensor is in the shard it is listed for,
+// no tensor is in two shards, and a shard holds no tensor the index does not
+// list for it.
+//
+// Llama tensor rules (D hidden, F intermediate, V vocab, H heads, Hkv kv
+// heads, Dh head_dim; floating dtypes F32 / BF16 / F16 only):
+//   model.embed_tokens.weight [V, D]          model.norm.weight [D]
+//   model.layers.{i}.input_layernorm.weight [D]
+//   model.layers.{i}.post_attention_layernorm.weight [D]
+//   model.layers.{i}.self_attn.q_proj.weight [H*Dh, D]
+//   model.layers.{i}.self_attn.{k,v}_proj.weight [Hkv*Dh, D]
+//   model.layers.{i}.self_attn.o_proj.weight [D, H*Dh]
+//   model.layers.{i}.mlp.{gate,up}_proj.weight [F, D]
+//   model.layers.{i}.mlp.down_proj.weight [D, F]
+//   lm_head.weight [V, D]  (required unless tie_word_embeddings; a tied
+//                           model may carry it if the shape matches)
+// Other tensors: any other name under "model.layers.{i}." (a bias, a layer
+// index >= num_hidden_layers) is an error, because ignoring it would compute
+// a different model; the exception is "self_attn.rotary_emb.inv_freq", which
+// is derived from the config. Names outside the layers (for example
+// "model.rotary_emb.inv_freq") are ignored and listed by ignoredTensorNames().
+#pragma once
+
+#include "frontends/llama/Safetensors.h"
+#include "runtime/ModelConfig.h"
+#include "runtime/Tensor.h"
+#include "support/Status.h"
+
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace qcc {
+
+class Checkpoint : public WeightProvider {
+public:
+  static Expected<std::unique_ptr<Checkpoint>> open(const std::string &modelDir);
+
+  const ModelConfig &config() const { return config_; }
+  // nullptr when absent. The TensorRef points into an mmap'ed shard.
+  const TensorRef *find(const std::string &name) const override;
+  // Every tensor in the checkpoint's weight files, sorted.
+  std::vector<std::string> tensorNames() const;
+  // Tensors present but not used by the Llama graph (see above), sorted.
+  const std::vector<std::string> &ignoredTensorNames() const { return ignored_; }
+  const std::string &directory() const { return dir_; }
+  // The weight files, in sorted file-name order.
+  const std::vector<std::unique_ptr<SafetensorsFile>> &shards() const { return shards_; }
+
+  // Provenance: FNV-1a 64 over config.json's bytes, then for each weight
+  // file in sorted name order its file name, file size and raw header bytes,
+  // as 16 lowercase hex digits. Cheap (no weight bytes are read) and changes
+  // whenever a name, shape, dtype, offset or the config changes; it does not
+  // see a change to weight values alone. Not cryptographic.
+  const std::string &contentHash() const { return hash_; }
+
+  // The name and expected shape of every tensor the graph needs, in a fixed
+  // order (embeddings, layers 0..L-1, final norm, lm_head unless tied).
+  static std::vector<std::pair<std::string, std::vector<int64_t>>>
+  expectedTensors(const ModelConfig &config);
+
+private:
+  Checkpoint() = default;
+  ModelConfig config_;
+  std::string dir_;
+  std::vector<std::unique_ptr<SafetensorsFile>> shards_;
+  std::map<std::string, const TensorRef *> tensors_;
+  std::vector<std::string> ignored_;
+  std::string hash_;
+};
+
+} // namespace qcc
