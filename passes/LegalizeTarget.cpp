@@ -5,6 +5,8 @@
 #include "mlir/IR/Builders.h"
 #include "mlir/IR/BuiltinOps.h"
 
+#include <map>
+
 #define DEBUG_TYPE "qcc-legalize-target"
 
 namespace qcc {
@@ -27,21 +29,36 @@ struct LegalizeTargetPass : impl::QccLegalizeTargetBase<LegalizeTargetPass> {
       module.emitError("qcc-legalize-target: ") << list.message();
       return signalPassFailure();
     }
-    bool failedAny = false;
+    // One error per illegal (format, target), at the first layer using it.
+    struct Violation {
+      Operation *first;
+      std::string layer, message;
+      int64_t count = 0;
+    };
+    std::map<std::pair<std::string, std::string>, Violation> violations;
+    std::vector<std::pair<std::string, std::string>> order;
     auto check = [&](Operation *op, FormatAttr format, StringRef layer) {
+      std::string name = stringifyFormatKind(format.getKind()).str();
       for (const TargetInfo &t : *list) {
-        Status legal = checkFormatLegal(stringifyFormatKind(format.getKind()).str(), t, allowFp8WeightOnly);
-        if (!legal) {
-          op->emitError() << "layer " << layer << ": " << legal.message();
-          failedAny = true;
-        }
+        Status legal = checkFormatLegal(name, t, allowFp8WeightOnly);
+        if (legal) continue;
+        auto key = std::make_pair(name, std::string(t.name));
+        auto [it, inserted] = violations.try_emplace(key, Violation{op, layer.str(), legal.message()});
+        if (inserted) order.push_back(key);
+        ++it->second.count;
       }
     };
     module.walk([&](Operation *op) {
       if (auto linear = dyn_cast<LinearOp>(op)) check(op, linear.getFormat(), linear.getLayer());
       else if (auto logits = dyn_cast<LogitsOp>(op)) check(op, logits.getFormat(), "lm_head");
     });
-    if (failedAny) return signalPassFailure();
+    for (const auto &key : order) {
+      const Violation &v = violations[key];
+      auto diag = v.first->emitError() << "layer " << v.layer;
+      if (v.count > 1) diag << " (and " << v.count - 1 << " more)";
+      diag << ": " << v.message;
+    }
+    if (!order.empty()) return signalPassFailure();
 
     Builder b(&getContext());
     SmallVector<Attribute> names;

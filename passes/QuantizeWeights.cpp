@@ -187,6 +187,9 @@ struct QuantizeWeightsPass : impl::QccQuantizeWeightsBase<QuantizeWeightsPass> {
       plans[t.layer] = plan;
     }
     quant::CalibrationOptions options;
+    options.onLayerDone = [&](int layer) {
+      if (store.progress) store.progress("quantize", layer, store.config().numLayers);
+    };
     options.planFor = [&](const std::string &name) {
       auto it = plans.find(name);
       return it == plans.end() ? quant::LinearPlan{} : it->second;

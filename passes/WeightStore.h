@@ -13,6 +13,7 @@
 
 #include "mlir/IR/BuiltinOps.h"
 
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -56,6 +57,9 @@ public:
   // An executor over the current weights (dense overlay included, quantized
   // linears installed), for calibration and evaluation.
   Expected<std::unique_ptr<cpu::LlamaModel>> buildExecutor(const cpu::ExecutorOptions &options) const;
+
+  // Progress lines from passes that work layer by layer ("quantized layer 3 of 32"); may be empty.
+  std::function<void(const std::string &stage, int64_t layer, int64_t layers)> progress;
 
   // The store of `module`: the attached one, or one opened from its
   // `qcc.checkpoint` attribute (cached per process and path).

@@ -1,0 +1,39 @@
+// Emits a compiled qcc module as a model.qcc artifact: the tensor index and
+// schedule in the header, then every weight streamed in layer order from the
+// weight store (round-to-nearest weights are quantized as they are written,
+// so the writer holds one tensor at a time).
+#pragma once
+
+#include "passes/WeightStore.h"
+#include "runtime/artifact/Artifact.h"
+
+#include "mlir/IR/BuiltinOps.h"
+
+#include <functional>
+#include <map>
+#include <string>
+#include <vector>
+
+namespace qcc {
+
+struct EmitOptions {
+  std::string outputPath;
+  std::vector<std::string> targets;   // NVRTC architectures: sm_80, sm_86, sm_89, sm_90a
+  artifact::Provenance provenance;
+  std::string tokenizerJsonPath;      // embedded when non-empty
+  // Called once per layer written (layer index, -1 for the others).
+  std::function<void(int64_t layer)> onLayerWritten;
+};
+
+struct EmitSummary {
+  uint64_t fileSize = 0;
+  std::map<std::string, uint64_t> bytesByFormat; // "fp8" -> bytes of codes + scales
+  size_t tensors = 0;
+};
+
+// The module must be the canonical Llama-3.1 graph the importer builds (every
+// weight of the config used by the op that expects it); formats, methods and
+// SmoothQuant marks are read from the IR, bytes from the store.
+Expected<EmitSummary> emitArtifact(mlir::ModuleOp module, const WeightStore &store, const EmitOptions &options);
+
+} // namespace qcc

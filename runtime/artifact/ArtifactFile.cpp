@@ -1,0 +1,239 @@
+#include "runtime/artifact/ArtifactFile.h"
+
+#include "runtime/schema/artifact_generated.h"
+#include "support/MappedFile.h"
+
+#include <algorithm>
+#include <cstring>
+
+namespace qcc::artifact {
+
+static uint64_t alignUp(uint64_t x, uint64_t a) { return (x + a - 1) / a * a; }
+static uint32_t readLE32(const uint8_t *p) {
+  return uint32_t(p[0]) | uint32_t(p[1]) << 8 | uint32_t(p[2]) << 16 | uint32_t(p[3]) << 24;
+}
+
+static std::string str(const flatbuffers::String *s) { return s ? s->str() : std::string(); }
+
+template <typename T, typename V> static std::vector<T> vec(const flatbuffers::Vector<V> *v) {
+  std::vector<T> out;
+  if (v) out.assign(v->begin(), v->end());
+  return out;
+}
+
+// FlatBuffers 2.0.8's verifier aligns a vector's length field (4 bytes) but
+// not its elements: a crafted file can place a [long] vector at an address
+// that is not 8-aligned (found by the fuzzer). Reading it would be undefined
+// behaviour, so such vectors are rejected before use.
+template <typename V> static bool elementsAligned(const flatbuffers::Vector<V> *v) {
+  return !v || reinterpret_cast<uintptr_t>(v->data()) % sizeof(V) == 0;
+}
+
+// Header FlatBuffer (already verified) -> plain structs. Enum values are
+// range-checked by validateSpec afterwards (the verifier does not check them).
+static Status decode(const fb::Artifact &a, ArtifactSpec &spec, std::vector<ByteRange> &data,
+                     std::vector<ByteRange> &scales, std::vector<DType> &dtypes) {
+  const fb::ModelConfig &fc = *a.config();
+  if (!elementsAligned(fc.eos_token_ids())) return Status::error("config: eos_token_ids vector is misaligned");
+  ModelConfig &c = spec.config;
+  c.hiddenSize = fc.hidden_size();
+  c.intermediateSize = fc.intermediate_size();
+  c.numLayers = fc.num_layers();
+  c.numHeads = fc.num_heads();
+  c.numKvHeads = fc.num_kv_heads();
+  c.headDim = fc.head_dim();
+  c.vocabSize = fc.vocab_size();
+  c.maxPositionEmbeddings = fc.max_position_embeddings();
+  c.rmsNormEps = fc.rms_norm_eps();
+  c.ropeTheta = fc.rope_theta();
+  if (const fb::RopeScaling *r = fc.rope_scaling()) {
+    c.ropeScaling.enabled = true;
+    c.ropeScaling.factor = r->factor();
+    c.ropeScaling.lowFreqFactor = r->low_freq_factor();
+    c.ropeScaling.highFreqFactor = r->high_freq_factor();
+    c.ropeScaling.originalMaxPositionEmbeddings = r->original_max_position_embeddings();
+  }
+  c.tieWordEmbeddings = fc.tie_word_embeddings();
+  c.bosTokenId = fc.bos_token_id();
+  c.eosTokenIds = vec<int64_t>(fc.eos_token_ids());
+  if (uint8_t(fc.torch_dtype()) > uint8_t(fb::TorchDtype::MAX))
+    return Status::error("config: unknown torch_dtype " + std::to_string(int(fc.torch_dtype())));
+  c.torchDtype = ModelConfig::TorchDtype(uint8_t(fc.torch_dtype()));
+
+  for (const fb::Tensor *t : *a.tensors()) {
+    TensorDecl d;
+    d.name = t->name()->str();
+    if (!elementsAligned(t->shape())) return Status::error("tensor '" + d.name + "': shape vector is misaligned");
+    d.role = TensorRole(uint8_t(t->role()));
+    d.format = WeightFormat(uint8_t(t->format()));
+    if (uint8_t(t->dtype()) > uint8_t(fb::DType::MAX))
+      return Status::error("tensor '" + d.name + "': unknown dtype " + std::to_string(int(t->dtype())));
+    d.dtype = DType(uint8_t(t->dtype()));
+    d.shape = vec<int64_t>(t->shape());
+    d.groupSize = t->group_size();
+    d.method = QuantMethod(uint8_t(t->method()));
+    d.mseClip = t->mse_clip();
+    d.smoothquantAlpha = t->smoothquant_alpha();
+    if (uint8_t(d.format) > uint8_t(WeightFormat::W4A16))
+      return Status::error("tensor '" + d.name + "': unknown format " + std::to_string(int(d.format)));
+    dtypes.push_back(d.dtype);
+    data.push_back({t->data()->offset(), t->data()->size()});
+    scales.push_back(t->scales() ? ByteRange{t->scales()->offset(), t->scales()->size()} : ByteRange{});
+    spec.tensors.push_back(std::move(d));
+  }
+  if (a.buffers())
+    for (const fb::Buffer *b : *a.buffers()) spec.buffers.push_back({b->name()->str(), b->cols()});
+  if (a.schedule())
+    for (const fb::Op *op : *a.schedule())
+      spec.schedule.push_back({OpKind(uint8_t(op->kind())), op->layer(), vec<uint32_t>(op->inputs()),
+                               vec<uint32_t>(op->outputs()), vec<uint32_t>(op->weights())});
+  if (a.targets())
+    for (const fb::TargetKernels *t : *a.targets()) {
+      TargetDecl td;
+      td.target = t->target()->str();
+      if (t->kernels())
+        for (const fb::Kernel *k : *t->kernels()) {
+          KernelDecl kd;
+          kd.name = k->name()->str();
+          kd.op = k->op();
+          kd.sourceHash = str(k->source_hash());
+          if (k->ptx()) kd.ptx.assign(reinterpret_cast<const char *>(k->ptx()->data()), k->ptx()->size());
+          kd.cubin = vec<uint8_t>(k->cubin());
+          auto geometry = [&](const flatbuffers::Vector<uint32_t> *v, std::array<uint32_t, 3> &out,
+                              const char *what) -> Status {
+            if (!v) return Status::ok();
+            if (v->size() != 3)
+              return Status::error("target " + td.target + ": kernel '" + kd.name + "' " + what + " has " +
+                                   std::to_string(v->size()) + " dimensions, expected 3");
+            for (int i = 0; i < 3; ++i) out[i] = v->Get(i);
+            return Status::ok();
+          };
+          QCC_RETURN_IF_ERROR(geometry(k->grid(), kd.grid, "grid"));
+          QCC_RETURN_IF_ERROR(geometry(k->block(), kd.block, "block"));
+          kd.sharedMemBytes = k->shared_mem_bytes();
+          td.kernels.push_back(std::move(kd));
+        }
+      spec.targets.push_back(std::move(td));
+    }
+  if (const fb::Provenance *p = a.provenance())
+    spec.provenance = {str(p->qcc_version()), str(p->options()), str(p->checkpoint_hash()), str(p->source())};
+  return Status::ok();
+}
+
+Expected<std::unique_ptr<ArtifactFile>> ArtifactFile::open(const std::string &path, const LoadLimits &limits) {
+  auto file = MappedFile::open(path);
+  if (!file) return file.status();
+  auto a = parse((*file)->data(), (*file)->size(), path, limits);
+  if (!a) return a.status();
+  (*a)->file_ = std::move(*file);
+  return a;
+}
+
+Expected<std::unique_ptr<ArtifactFile>> ArtifactFile::parse(const uint8_t *bytes, size_t size,
+                                                            const std::string &name, const LoadLimits &limits) {
+  auto fail = [&](const std::string &m) { return Status::error(name + ": " + m); };
+  if (size < kPreambleBytes)
+    return fail("file is " + std::to_string(size) + " bytes, too short for a qcc artifact (truncated?)");
+  if (std::memcmp(bytes, kMagic, 8) != 0) return fail("not a qcc artifact (bad magic)");
+  const uint32_t version = readLE32(bytes + 8);
+  if (version != kFormatVersion)
+    return fail("artifact format version " + std::to_string(version) + " is not supported (this qcc reads version " +
+                std::to_string(kFormatVersion) + ")");
+  const uint64_t headerBytes = readLE32(bytes + 12);
+  if (headerBytes == 0 || headerBytes > limits.maxHeaderBytes || headerBytes >= FLATBUFFERS_MAX_BUFFER_SIZE)
+    return fail("header size " + std::to_string(headerBytes) + " is out of range");
+  if (kPreambleBytes + headerBytes > size)
+    return fail("header [16, " + std::to_string(kPreambleBytes + headerBytes) + ") is beyond the end of the file (" +
+                std::to_string(size) + " bytes, truncated?)");
+
+  std::unique_ptr<ArtifactFile> a(new ArtifactFile());
+  a->name_ = name;
+  a->version_ = version;
+  a->size_ = size;
+  a->headerBytes_ = headerBytes;
+  a->rawOffset_ = alignUp(kPreambleBytes + headerBytes, kRawSectionAlignment);
+
+  const uint8_t *header = bytes + kPreambleBytes;
+  if (reinterpret_cast<uintptr_t>(header) % 8 != 0) { // the verifier checks alignment against the pointer
+    a->alignedHeader_.assign(header, header + headerBytes);
+    header = a->alignedHeader_.data();
+  }
+  if (!fb::ArtifactBufferHasIdentifier(header)) return fail("header has no QCCA identifier");
+  flatbuffers::Verifier::Options opts;
+  opts.max_depth = limits.maxDepth;
+  opts.max_tables = limits.maxTables;
+  opts.check_alignment = true;
+  flatbuffers::Verifier verifier(header, headerBytes, opts);
+  if (!fb::VerifyArtifactBuffer(verifier)) return fail("header failed FlatBuffers verification (corrupt file)");
+  const fb::Artifact &root = *fb::GetArtifact(header);
+
+  // The raw section starts at the first 4096-aligned offset after the header
+  // and the file ends exactly where it ends.
+  if (root.raw_alignment() != kTensorAlignment)
+    return fail("raw alignment " + std::to_string(root.raw_alignment()) + " is not " + std::to_string(kTensorAlignment));
+  const uint64_t rawSize = root.raw_size();
+  if (a->rawOffset_ > size || rawSize != size - a->rawOffset_)
+    return fail("raw section of " + std::to_string(rawSize) + " bytes at offset " + std::to_string(a->rawOffset_) +
+                " needs a file of " +
+                (rawSize > UINT64_MAX - a->rawOffset_ ? std::string("more than 2^64")
+                                                      : std::to_string(a->rawOffset_ + rawSize)) +
+                " bytes, the file has " + std::to_string(size) + (a->rawOffset_ + rawSize > size ? " (truncated?)" : ""));
+  for (uint64_t i = kPreambleBytes + headerBytes; i < a->rawOffset_; ++i)
+    if (bytes[i] != 0) return fail("nonzero padding byte at offset " + std::to_string(i));
+
+  std::vector<ByteRange> data, scales;
+  std::vector<DType> dtypes;
+  if (Status s = decode(root, a->spec_, data, scales, dtypes); !s) return s.withContext(name);
+  if (Status s = validateSpec(a->spec_); !s) return s.withContext(name);
+
+  // Ranges: aligned, inside the raw section, of the implied size, disjoint.
+  std::vector<std::pair<ByteRange, std::string>> all;
+  const uint8_t *raw = bytes + a->rawOffset_;
+  for (size_t i = 0; i < a->spec_.tensors.size(); ++i) {
+    const TensorDecl &d = a->spec_.tensors[i];
+    TensorLayout l = *layoutOf(d);
+    const std::string where = "tensor '" + d.name + "'";
+    if (dtypes[i] != l.dataType)
+      return fail(where + ": dtype " + dtypeName(dtypes[i]) + " does not match format " + formatName(d.format));
+    auto check = [&](const ByteRange &r, uint64_t want, const char *what) -> Status {
+      if (r.size != want)
+        return Status::error(name + ": " + where + ": " + what + " has " + std::to_string(r.size) + " bytes, shape " +
+                             "and format imply " + std::to_string(want));
+      if (want == 0) return r.offset == 0 ? Status::ok() : Status::error(name + ": " + where + ": empty " + what + " range has an offset");
+      if (r.offset % kTensorAlignment != 0)
+        return Status::error(name + ": " + where + ": " + what + " offset " + std::to_string(r.offset) +
+                             " is not 64-byte aligned");
+      if (r.offset > rawSize || r.size > rawSize - r.offset)
+        return Status::error(name + ": " + where + ": " + what + " range [" + std::to_string(r.offset) + ", +" +
+                             std::to_string(r.size) + ") is outside the raw section (" + std::to_string(rawSize) +
+                             " bytes)");
+      all.push_back({r, d.name + " " + what});
+      return Status::ok();
+    };
+    QCC_RETURN_IF_ERROR(check(data[i], l.dataBytes, "data"));
+    QCC_RETURN_IF_ERROR(check(scales[i], l.scaleBytes, "scales"));
+    LoadedTensor t;
+    t.decl = d;
+    t.dataType = l.dataType;
+    t.dataRange = data[i];
+    t.scaleRange = scales[i];
+    t.data = raw + data[i].offset;
+    t.scales = l.scaleBytes ? raw + scales[i].offset : nullptr;
+    a->byName_[d.name] = a->tensors_.size();
+    a->tensors_.push_back(std::move(t));
+  }
+  std::sort(all.begin(), all.end(), [](const auto &x, const auto &y) { return x.first.offset < y.first.offset; });
+  for (size_t i = 1; i < all.size(); ++i)
+    if (all[i].first.offset < all[i - 1].first.offset + all[i - 1].first.size)
+      return fail("ranges of " + all[i - 1].second + " and " + all[i].second + " overlap");
+  return a;
+}
+
+ArtifactFile::~ArtifactFile() = default;
+
+const LoadedTensor *ArtifactFile::find(const std::string &name) const {
+  auto it = byName_.find(name);
+  return it == byName_.end() ? nullptr : &tensors_[it->second];
+}
+
+} // namespace qcc::artifact

@@ -1,0 +1,163 @@
+#include "runtime/artifact/ArtifactWriter.h"
+
+#include "runtime/schema/artifact_generated.h"
+#include "support/MappedFile.h"
+
+#include <cstring>
+
+namespace qcc::artifact {
+
+static uint64_t alignUp(uint64_t x, uint64_t a) { return (x + a - 1) / a * a; }
+
+std::vector<uint8_t> encodeHeader(const ArtifactSpec &spec, const std::vector<ByteRange> &data,
+                                  const std::vector<ByteRange> &scales, uint64_t rawSize) {
+  flatbuffers::FlatBufferBuilder b(1 << 16);
+  const ModelConfig &c = spec.config;
+
+  flatbuffers::Offset<fb::RopeScaling> rope = 0;
+  if (c.ropeScaling.enabled)
+    rope = fb::CreateRopeScaling(b, c.ropeScaling.factor, c.ropeScaling.lowFreqFactor, c.ropeScaling.highFreqFactor,
+                                 c.ropeScaling.originalMaxPositionEmbeddings);
+  auto eos = b.CreateVector(c.eosTokenIds);
+  auto config = fb::CreateModelConfig(b, c.hiddenSize, c.intermediateSize, c.numLayers, c.numHeads, c.numKvHeads,
+                                      c.headDim, c.vocabSize, c.maxPositionEmbeddings, c.rmsNormEps, c.ropeTheta,
+                                      rope, c.tieWordEmbeddings, c.bosTokenId, eos,
+                                      fb::TorchDtype(static_cast<uint8_t>(c.torchDtype)));
+
+  std::vector<flatbuffers::Offset<fb::Tensor>> tensors;
+  for (size_t i = 0; i < spec.tensors.size(); ++i) {
+    const TensorDecl &t = spec.tensors[i];
+    auto layout = layoutOf(t);
+    DType dt = layout ? layout->dataType : t.dtype;
+    fb::Range dr(data[i].offset, data[i].size), sr(scales[i].offset, scales[i].size);
+    tensors.push_back(fb::CreateTensor(b, b.CreateString(t.name), fb::TensorRole(t.role), fb::WeightFormat(t.format),
+                                       fb::DType(dt), b.CreateVector(t.shape), t.groupSize, &dr, &sr,
+                                       fb::QuantMethod(t.method), t.mseClip, t.smoothquantAlpha));
+  }
+  auto tensorVec = b.CreateVector(tensors);
+
+  std::vector<flatbuffers::Offset<fb::Buffer>> buffers;
+  for (const BufferDecl &buf : spec.buffers) buffers.push_back(fb::CreateBuffer(b, b.CreateString(buf.name), buf.cols));
+  auto bufferVec = b.CreateVector(buffers);
+
+  std::vector<flatbuffers::Offset<fb::Op>> ops;
+  for (const OpDecl &op : spec.schedule)
+    ops.push_back(fb::CreateOp(b, fb::OpKind(op.kind), op.layer, b.CreateVector(op.inputs), b.CreateVector(op.outputs),
+                               b.CreateVector(op.weights)));
+  auto opVec = b.CreateVector(ops);
+
+  std::vector<flatbuffers::Offset<fb::TargetKernels>> targets;
+  for (const TargetDecl &t : spec.targets) {
+    std::vector<flatbuffers::Offset<fb::Kernel>> kernels;
+    for (const KernelDecl &k : t.kernels) {
+      auto name = b.CreateString(k.name);
+      auto hash = b.CreateString(k.sourceHash);
+      auto ptx = b.CreateVector(reinterpret_cast<const uint8_t *>(k.ptx.data()), k.ptx.size());
+      auto cubin = b.CreateVector(k.cubin);
+      auto grid = b.CreateVector(k.grid.data(), 3);
+      auto block = b.CreateVector(k.block.data(), 3);
+      kernels.push_back(fb::CreateKernel(b, name, k.op, hash, ptx, cubin, grid, block, k.sharedMemBytes));
+    }
+    auto target = b.CreateString(t.target);
+    targets.push_back(fb::CreateTargetKernels(b, target, b.CreateVector(kernels)));
+  }
+  auto targetVec = b.CreateVector(targets);
+
+  const Provenance &p = spec.provenance;
+  auto prov = fb::CreateProvenance(b, b.CreateString(p.qccVersion), b.CreateString(p.options),
+                                   b.CreateString(p.checkpointHash), b.CreateString(p.source));
+  auto root = fb::CreateArtifact(b, config, tensorVec, bufferVec, opVec, targetVec, prov, kTensorAlignment, rawSize);
+  fb::FinishArtifactBuffer(b, root);
+  return std::vector<uint8_t>(b.GetBufferPointer(), b.GetBufferPointer() + b.GetSize());
+}
+
+Expected<std::unique_ptr<ArtifactWriter>> ArtifactWriter::create(const std::string &path, ArtifactSpec spec) {
+  if (Status s = validateSpec(spec); !s) return s.withContext(path);
+  std::unique_ptr<ArtifactWriter> w(new ArtifactWriter());
+  w->path_ = path;
+  w->spec_ = std::move(spec);
+
+  // Plan: tensors in declaration order, data then scales, each 64-aligned.
+  uint64_t cursor = 0;
+  for (const TensorDecl &t : w->spec_.tensors) {
+    TensorLayout l = *layoutOf(t); // validated above
+    cursor = alignUp(cursor, kTensorAlignment);
+    w->data_.push_back({cursor, l.dataBytes});
+    cursor += l.dataBytes;
+    if (l.scaleBytes) {
+      cursor = alignUp(cursor, kTensorAlignment);
+      w->scales_.push_back({cursor, l.scaleBytes});
+      cursor += l.scaleBytes;
+    } else {
+      w->scales_.push_back({0, 0});
+    }
+  }
+  w->rawSize_ = alignUp(cursor, kTensorAlignment);
+
+  std::vector<uint8_t> header = encodeHeader(w->spec_, w->data_, w->scales_, w->rawSize_);
+  if (header.size() > (uint64_t(1) << 31)) return Status::error(path + ": header is larger than 2 GiB");
+  w->rawOffset_ = alignUp(kPreambleBytes + header.size(), kRawSectionAlignment);
+
+  auto out = AtomicFileWriter::create(path);
+  if (!out) return out.status();
+  w->out_ = std::move(*out);
+  uint8_t preamble[kPreambleBytes] = {};
+  std::memcpy(preamble, kMagic, 8);
+  const uint32_t version = kFormatVersion, headerBytes = uint32_t(header.size());
+  for (int i = 0; i < 4; ++i) { // little-endian regardless of host
+    preamble[8 + i] = uint8_t(version >> (8 * i));
+    preamble[12 + i] = uint8_t(headerBytes >> (8 * i));
+  }
+  QCC_RETURN_IF_ERROR(w->out_->write(preamble, sizeof preamble));
+  QCC_RETURN_IF_ERROR(w->out_->write(header.data(), header.size()));
+  QCC_RETURN_IF_ERROR(w->out_->writeZeros(w->rawOffset_ - w->out_->offset()));
+  return w;
+}
+
+ArtifactWriter::~ArtifactWriter() = default;
+
+std::string ArtifactWriter::nextTensor() const {
+  return next_ < spec_.tensors.size() ? spec_.tensors[next_].name : std::string();
+}
+
+Status ArtifactWriter::padTo(uint64_t rawPos) {
+  const uint64_t target = rawOffset_ + rawPos;
+  if (out_->offset() > target) return Status::error(path_ + ": internal error: writer is past its plan");
+  return out_->writeZeros(target - out_->offset());
+}
+
+Status ArtifactWriter::writeTensor(const std::string &name, const void *data, size_t dataBytes, const void *scales,
+                                   size_t scaleBytes) {
+  if (!out_ || finished_) return Status::error(path_ + ": writeTensor after finish");
+  if (next_ >= spec_.tensors.size())
+    return Status::error(path_ + ": tensor '" + name + "' written but every declared tensor is already written");
+  if (name != spec_.tensors[next_].name)
+    return Status::error(path_ + ": tensor '" + name + "' written out of order (expected '" +
+                         spec_.tensors[next_].name + "')");
+  const ByteRange &d = data_[next_], &s = scales_[next_];
+  if (dataBytes != d.size || scaleBytes != s.size)
+    return Status::error(path_ + ": tensor '" + name + "' has " + std::to_string(dataBytes) + " data and " +
+                         std::to_string(scaleBytes) + " scale bytes, its declaration needs " +
+                         std::to_string(d.size) + " and " + std::to_string(s.size));
+  if (!data || (s.size && !scales)) return Status::error(path_ + ": tensor '" + name + "' has no bytes");
+  QCC_RETURN_IF_ERROR(padTo(d.offset));
+  QCC_RETURN_IF_ERROR(out_->write(data, dataBytes));
+  if (s.size) {
+    QCC_RETURN_IF_ERROR(padTo(s.offset));
+    QCC_RETURN_IF_ERROR(out_->write(scales, scaleBytes));
+  }
+  ++next_;
+  return Status::ok();
+}
+
+Status ArtifactWriter::finish() {
+  if (!out_ || finished_) return Status::error(path_ + ": finish called twice");
+  if (next_ != spec_.tensors.size())
+    return Status::error(path_ + ": finish with " + std::to_string(spec_.tensors.size() - next_) +
+                         " tensors not written (next: '" + spec_.tensors[next_].name + "')");
+  QCC_RETURN_IF_ERROR(padTo(rawSize_));
+  finished_ = true;
+  return out_->commit();
+}
+
+} // namespace qcc::artifact

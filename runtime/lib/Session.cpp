@@ -1,0 +1,120 @@
+#include "runtime/lib/Session.h"
+
+#include "runtime/cpu/LlamaModel.h"
+
+#include <algorithm>
+
+namespace qcc::rt {
+
+// The executor wants every linear from the WeightProvider; quantized ones are
+// served as shared zeros [N, K] here (no per-linear copy) and replaced by
+// their QuantizedLinear right after creation.
+namespace {
+class ArtifactWeights : public WeightProvider {
+public:
+  explicit ArtifactWeights(const Artifact &a) : a_(a) {
+    size_t largest = 0;
+    for (const auto &name : a.quantizedLinearNames()) {
+      const auto &shape = a.file().find(name)->decl.shape;
+      largest = std::max(largest, size_t(shape[0] * shape[1]));
+      placeholders_[name] = TensorRef{DType::BF16, shape, nullptr};
+    }
+    zeros_.assign(largest, 0);
+    for (auto &[name, ref] : placeholders_) ref.data = zeros_.data();
+  }
+  const TensorRef *find(const std::string &name) const override {
+    if (const TensorRef *t = a_.find(name)) return t;
+    auto it = placeholders_.find(name);
+    return it == placeholders_.end() ? nullptr : &it->second;
+  }
+
+private:
+  const Artifact &a_;
+  std::map<std::string, TensorRef> placeholders_;
+  std::vector<uint16_t> zeros_; // bf16 zeros, the largest quantized linear
+};
+} // namespace
+
+Expected<std::unique_ptr<Session>> Session::create(const Artifact &artifact, const SessionOptions &options) {
+  if (options.batch < 1 || options.batch > 4096)
+    return Status::error("session batch " + std::to_string(options.batch) + " is out of range [1, 4096]");
+  auto choice = chooseDevice(options.device, artifact.file());
+  if (!choice) return choice.status().withContext(artifact.path());
+
+  std::unique_ptr<Session> s(new Session());
+  s->device_ = choice->device;
+  s->reason_ = choice->reason;
+  s->vocab_ = artifact.config().vocabSize;
+
+  cpu::ExecutorOptions eo;
+  eo.numThreads = options.numThreads;
+  eo.maxSeqLen = options.maxSeqLen;
+  {
+    ArtifactWeights weights(artifact);
+    auto model = cpu::LlamaModel::create(artifact.config(), weights, eo);
+    if (!model) return model.status().withContext(artifact.path());
+    s->model_ = std::move(*model);
+  }
+  for (const std::string &name : artifact.quantizedLinearNames()) {
+    auto q = artifact.quantizedLinear(name);
+    if (!q) return q.status();
+    if (Status st = s->model_->setLinear(name, std::move(*q)); !st) return st.withContext(artifact.path());
+  }
+  for (int b = 0; b < options.batch; ++b) s->slots_.push_back(std::make_unique<cpu::Session>(*s->model_));
+  s->last_.resize(size_t(options.batch));
+  return s;
+}
+
+Session::~Session() = default;
+
+int64_t Session::maxSeqLen() const { return model_ ? model_->maxSeqLen() : 0; }
+
+Status Session::checkSlot(int slot) const {
+  if (!model_) return Status::error("session is closed");
+  if (slot < 0 || slot >= int(slots_.size()))
+    return Status::error("slot " + std::to_string(slot) + " is out of range (batch " +
+                         std::to_string(slots_.size()) + ")");
+  return Status::ok();
+}
+
+Expected<std::vector<float>> Session::prefill(const std::vector<int64_t> &tokens, int slot) {
+  QCC_RETURN_IF_ERROR(checkSlot(slot));
+  if (tokens.empty()) return Status::error("prefill with no tokens");
+  auto out = slots_[size_t(slot)]->prefill(tokens);
+  if (!out) return out.status();
+  last_[size_t(slot)].assign(out->end() - vocab_, out->end());
+  return out;
+}
+
+Expected<std::vector<float>> Session::decode(int64_t token, int slot) {
+  QCC_RETURN_IF_ERROR(checkSlot(slot));
+  auto out = slots_[size_t(slot)]->decode(token);
+  if (!out) return out.status();
+  last_[size_t(slot)] = *out;
+  return out;
+}
+
+const std::vector<float> &Session::logits(int slot) const {
+  static const std::vector<float> none;
+  if (!checkSlot(slot).isOk()) return none;
+  return last_[size_t(slot)];
+}
+
+int64_t Session::position(int slot) const {
+  return checkSlot(slot).isOk() ? slots_[size_t(slot)]->position() : 0;
+}
+
+void Session::reset(int slot) {
+  if (checkSlot(slot).isOk()) {
+    slots_[size_t(slot)]->reset();
+    last_[size_t(slot)].clear();
+  }
+}
+
+void Session::close() {
+  slots_.clear();
+  last_.clear();
+  model_.reset();
+}
+
+} // namespace qcc::rt

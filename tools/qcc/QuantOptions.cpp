@@ -1,0 +1,86 @@
+#include "tools/qcc/QuantOptions.h"
+
+#include <cerrno>
+#include <cstdlib>
+#include <sys/stat.h>
+
+namespace qcc::cli {
+
+const char *kQuantOptionsHelp =
+    "  --format F          default format of the linear layers: bf16, fp8, int8, w4a16[:G]\n"
+    "  --layer-formats F   YAML/JSON file of ordered `pattern: format` rules (first match wins)\n"
+    "  --include-lm-head   quantize lm_head with the default format too\n"
+    "  --group-size G      w4a16 group size when a format names none (default 128)\n"
+    "  --method M          rtn | gptq | awq (default rtn; fp8 is always rtn)\n"
+    "  --mse-clip          MSE-optimal clipping of the scales\n"
+    "  --act-order         GPTQ static act order\n"
+    "  --smoothquant A     fold SmoothQuant with alpha A\n"
+    "  --calib SRC         calibration token ids: a file (one sequence per line) or `random`\n"
+    "                      (default: MODEL_DIR/calib.ids when present, else random)\n"
+    "  --calib-samples N   calibration sequences (default 32)\n"
+    "  --calib-seq-len N   tokens per calibration sequence (default 128)\n"
+    "  --calib-seed N      seed of random calibration tokens (default 0)\n";
+
+static bool parseInt(const std::string &s, int64_t lo, int64_t hi, int64_t &out) {
+  if (s.empty()) return false;
+  errno = 0;
+  char *end = nullptr;
+  long long v = std::strtoll(s.c_str(), &end, 10);
+  if (errno != 0 || *end != '\0' || v < lo || v > hi) return false;
+  out = v;
+  return true;
+}
+
+bool parseQuantOption(const std::vector<std::string> &args, size_t &i, QuantizationOptions &o, bool &calibGiven,
+                      std::string &error) {
+  const std::string &a = args[i];
+  if (a == "--include-lm-head") return o.includeLmHead = true, true;
+  if (a == "--mse-clip") return o.mseClip = true, true;
+  if (a == "--act-order") return o.actOrder = true, true;
+  static const char *valued[] = {"--format", "--layer-formats", "--group-size", "--method", "--smoothquant",
+                                 "--calib", "--calib-samples", "--calib-seq-len", "--calib-seed"};
+  bool known = false;
+  for (const char *v : valued) known |= a == v;
+  if (!known) return false;
+  if (i + 1 >= args.size()) {
+    error = "option " + a + " needs a value";
+    return true;
+  }
+  const std::string &v = args[++i];
+  int64_t n = 0;
+  if (a == "--format") o.format = v;
+  else if (a == "--layer-formats") o.layerFormatsFile = v;
+  else if (a == "--method") {
+    if (v != "rtn" && v != "gptq" && v != "awq") error = "--method expects rtn, gptq or awq, got '" + v + "'";
+    o.method = v;
+  } else if (a == "--calib") {
+    o.calibSource = v;
+    calibGiven = true;
+  } else if (a == "--smoothquant") {
+    char *end = nullptr;
+    double alpha = std::strtod(v.c_str(), &end);
+    if (v.empty() || *end != '\0' || !(alpha >= 0.0 && alpha <= 1.0))
+      error = "--smoothquant expects an alpha in [0, 1], got '" + v + "'";
+    o.smoothQuantAlpha = alpha;
+  } else if (!parseInt(v, a == "--calib-seed" ? 0 : 1, int64_t(1) << 40, n)) {
+    error = a + " expects a positive integer, got '" + v + "'";
+  } else if (a == "--group-size") o.groupSize = n;
+  else if (a == "--calib-samples") o.calibSamples = n;
+  else if (a == "--calib-seq-len") o.calibSeqLen = n;
+  else if (a == "--calib-seed") o.calibSeed = static_cast<uint64_t>(n);
+  return true;
+}
+
+std::string defaultCalibration(QuantizationOptions &o, const std::string &modelDir) {
+  if (!o.needsCalibration()) return "";
+  struct stat st;
+  std::string ids = modelDir + "/calib.ids";
+  if (::stat(ids.c_str(), &st) == 0 && S_ISREG(st.st_mode)) {
+    o.calibSource = ids;
+    return "calibrating on " + ids;
+  }
+  o.calibSource = "random";
+  return "no calib.ids in " + modelDir + ": calibrating on random tokens (--calib FILE to choose)";
+}
+
+} // namespace qcc::cli

@@ -1,0 +1,200 @@
+// qcc compile MODEL_DIR --format F --target T -o model.qcc: the whole pipeline.
+#include "tools/qcc/Command.h"
+#include "tools/qcc/QuantOptions.h"
+
+#include "codegen/artifact/EmitArtifact.h"
+#include "frontends/llama/Importer.h"
+#include "passes/Passes.h"
+#include "passes/Pipelines.h"
+#include "passes/WeightStore.h"
+#include "support/Targets.h"
+
+#include "mlir/IR/Diagnostics.h"
+#include "mlir/Pass/PassInstrumentation.h"
+#include "mlir/Pass/PassManager.h"
+#include "llvm/Support/raw_ostream.h"
+
+#include <chrono>
+#include <cstdio>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+namespace {
+
+const char *kUsage =
+    "usage: qcc compile MODEL_DIR -o FILE [--target T[,T...]]... [--fp8-weight-only] [options]\n"
+    "  Compiles a Llama-3.1 checkpoint into one artifact: imports it, chooses each\n"
+    "  layer's format, checks the formats against every target, calibrates,\n"
+    "  quantizes and writes FILE atomically (nothing is written on failure).\n"
+    "  --target T          sm80, sm86, sm89, sm90 or a100, a6000, l40s, h100, h200; may be\n"
+    "                      repeated or comma-separated (default sm90)\n"
+    "  --fp8-weight-only   accept fp8 on targets without fp8 tensor cores (e4m3 weights, bf16 math)\n"
+    "  --dtype f32|bf16    activation precision of the CPU executor used for calibration\n"
+    "  --quiet             no progress lines\n";
+
+using Clock = std::chrono::steady_clock;
+
+double secondsSince(Clock::time_point t) {
+  return std::chrono::duration<double>(Clock::now() - t).count();
+}
+
+long peakRssMiB() {
+  struct rusage ru;
+  getrusage(RUSAGE_SELF, &ru);
+  return ru.ru_maxrss / 1024; // kilobytes on Linux
+}
+
+// Progress on stderr: one line per event; on a terminal, layer lines of one
+// stage overwrite each other.
+struct Progress {
+  bool quiet = false;
+  bool tty = ::isatty(2);
+  bool open = false; // an overwritable line is showing
+  void line(const std::string &text) {
+    if (quiet) return;
+    if (open) std::fputc('\n', stderr), open = false;
+    std::fprintf(stderr, "[qcc] %s\n", text.c_str());
+  }
+  void layer(const std::string &stage, int64_t layer, int64_t layers) {
+    if (quiet) return;
+    if (tty) {
+      std::fprintf(stderr, "\r\033[K[qcc] %s: layer %lld/%lld", stage.c_str(), (long long)layer + 1, (long long)layers);
+      open = layer + 1 < layers;
+      if (!open) std::fputc('\n', stderr);
+    } else {
+      std::fprintf(stderr, "[qcc] %s: layer %lld/%lld\n", stage.c_str(), (long long)layer + 1, (long long)layers);
+    }
+  }
+};
+
+// Times each pass and reports it as a stage.
+struct StageTimer : mlir::PassInstrumentation {
+  Progress &progress;
+  std::vector<std::pair<std::string, double>> &stages;
+  Clock::time_point start;
+  StageTimer(Progress &p, std::vector<std::pair<std::string, double>> &s) : progress(p), stages(s) {}
+  void runBeforePass(mlir::Pass *pass, mlir::Operation *) override {
+    start = Clock::now();
+    progress.line(pass->getArgument().str() + " ...");
+  }
+  void runAfterPass(mlir::Pass *pass, mlir::Operation *) override {
+    stages.push_back({pass->getArgument().str(), secondsSince(start)});
+  }
+  void runAfterPassFailed(mlir::Pass *pass, mlir::Operation *op) override { runAfterPass(pass, op); }
+};
+
+int runCompile(const std::vector<std::string> &args) {
+  auto fail = [](const std::string &m) { return qcc::cli::fail("compile", m); };
+  std::string modelDir, output, dtype, targetList;
+  qcc::QuantizationOptions options;
+  bool calibGiven = false;
+  Progress progress;
+  for (size_t i = 0; i < args.size(); ++i) {
+    const std::string &a = args[i];
+    std::string error;
+    if (a == "--help" || a == "-h") {
+      std::fputs(kUsage, stdout);
+      std::fputs(qcc::cli::kQuantOptionsHelp, stdout);
+      return 0;
+    }
+    if (qcc::cli::parseQuantOption(args, i, options, calibGiven, error)) {
+      if (!error.empty()) return fail(error);
+      continue;
+    }
+    if ((a == "-o" || a == "--target" || a == "--dtype") && i + 1 >= args.size())
+      return fail("option " + a + " needs a value");
+    if (a == "-o") output = args[++i];
+    else if (a == "--target") targetList += (targetList.empty() ? "" : ",") + args[++i];
+    else if (a == "--dtype") dtype = args[++i];
+    else if (a == "--fp8-weight-only") options.fp8WeightOnly = true;
+    else if (a == "--quiet") progress.quiet = true;
+    else if (!a.empty() && a[0] == '-') return fail("unknown option '" + a + "'");
+    else if (modelDir.empty()) modelDir = a;
+    else return fail("unexpected argument '" + a + "'");
+  }
+  if (modelDir.empty() || output.empty()) {
+    std::fputs(kUsage, stderr);
+    return 2;
+  }
+  if (targetList.empty()) targetList = "sm90";
+  auto targets = qcc::parseTargetList(targetList);
+  if (!targets) return fail(targets.message());
+  options.targets = targetList;
+  if (!calibGiven) {
+    std::string note = qcc::cli::defaultCalibration(options, modelDir);
+    if (!note.empty()) progress.line(note);
+  }
+
+  const auto start = Clock::now();
+  std::vector<std::pair<std::string, double>> stages;
+
+  auto t0 = Clock::now();
+  auto checkpoint = qcc::Checkpoint::open(modelDir);
+  if (!checkpoint) return fail(checkpoint.message());
+  auto store = std::make_shared<qcc::WeightStore>(std::move(*checkpoint));
+  mlir::DialectRegistry registry;
+  qcc::registerQccDialects(registry);
+  mlir::MLIRContext context(registry);
+  qcc::ImportOptions importOptions;
+  importOptions.activationDtype = dtype;
+  auto module = qcc::importLlama(context, store->checkpoint(), importOptions);
+  if (!module) return fail(module.message());
+  qcc::WeightStore::attach(**module, store);
+  stages.push_back({"import", secondsSince(t0)});
+  progress.line("imported " + modelDir + " (" + std::to_string(store->config().numLayers) + " layers)");
+  store->progress = [&](const std::string &stage, int64_t layer, int64_t layers) {
+    progress.layer(stage, layer, layers);
+  };
+
+  // Diagnostics of the passes (errors, remarks) go to stderr, prefixed.
+  mlir::ScopedDiagnosticHandler diagnostics(&context, [&](mlir::Diagnostic &d) {
+    const char *kind = d.getSeverity() == mlir::DiagnosticSeverity::Error     ? "error"
+                       : d.getSeverity() == mlir::DiagnosticSeverity::Warning ? "warning"
+                                                                               : "note";
+    std::string text;
+    llvm::raw_string_ostream os(text);
+    d.print(os);
+    if (d.getSeverity() == mlir::DiagnosticSeverity::Error)
+      std::fprintf(stderr, "qcc compile: error: %s\n", os.str().c_str());
+    else
+      progress.line(std::string(kind) + ": " + os.str());
+    return mlir::success();
+  });
+
+  mlir::PassManager pm(&context);
+  pm.addInstrumentation(std::make_unique<StageTimer>(progress, stages));
+  qcc::buildQuantizationPipeline(pm, options);
+  if (mlir::failed(pm.run(**module))) return 1; // the pass reported why
+
+  t0 = Clock::now();
+  qcc::EmitOptions emit;
+  emit.outputPath = output;
+  for (const qcc::TargetInfo &t : *targets) emit.targets.push_back(t.gpuArch);
+  emit.provenance.qccVersion = "0.1.0";
+  emit.provenance.options = options.canonical();
+  emit.provenance.checkpointHash = store->checkpoint().contentHash();
+  std::string base = modelDir;
+  while (base.size() > 1 && base.back() == '/') base.pop_back();
+  emit.provenance.source = base.substr(base.find_last_of('/') + 1);
+  struct stat st;
+  if (::stat((modelDir + "/tokenizer.json").c_str(), &st) == 0) emit.tokenizerJsonPath = modelDir + "/tokenizer.json";
+  emit.onLayerWritten = [&](int64_t layer) { progress.layer("write", layer, store->config().numLayers); };
+  auto summary = qcc::emitArtifact(**module, *store, emit);
+  if (!summary) return fail(summary.message());
+  stages.push_back({"write", secondsSince(t0)});
+
+  if (!progress.quiet) {
+    std::fprintf(stderr, "[qcc] wrote %s: %.2f MiB, %zu tensors, targets %s\n", output.c_str(),
+                 summary->fileSize / 1048576.0, summary->tensors, targetList.c_str());
+    for (const auto &[stage, seconds] : stages) std::fprintf(stderr, "[qcc]   %-22s %8.2f s\n", stage.c_str(), seconds);
+    for (const auto &[format, bytes] : summary->bytesByFormat)
+      std::fprintf(stderr, "[qcc]   %-22s %8.2f MiB\n", format.c_str(), bytes / 1048576.0);
+    std::fprintf(stderr, "[qcc]   total %.2f s, peak RSS %ld MiB\n", secondsSince(start), peakRssMiB());
+  }
+  return 0;
+}
+
+} // namespace
+
+QCC_REGISTER_COMMAND(compile, "compile", "compile a checkpoint into a quantized artifact", runCompile);
