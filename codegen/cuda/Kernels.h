@@ -1,0 +1,83 @@
+// Kernel specialisation: a KernelSpec (what to compute, with which compile-time
+// constants) becomes CUDA C++ source for NVRTC with one extern "C" entry point.
+#pragma once
+
+#include "codegen/cuda/Targets.h"
+#include "runtime/ModelConfig.h"
+#include "support/Status.h"
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace qcc::cuda {
+
+enum class KernelKind { Gemm, RmsNorm, SwiGlu, Add, Embed, Rope, KvStore, Attention, Quantize };
+const char *kernelKindName(KernelKind k);
+
+// Output of RMSNorm / SwiGLU: bf16, or int8 / e4m3 codes plus per-token scales.
+enum class QuantOut : int { None = 0, Int8 = 1, Fp8 = 2 };
+
+struct KernelSpec {
+  KernelKind kind = KernelKind::Gemm;
+  // Gemm: out[M][n] = A[M][k] . W[n][k]^T, M is a run-time argument.
+  GemmFormat format = GemmFormat::BF16;
+  int64_t n = 0, k = 0;
+  int group = 128;       // w4a16 input channels per scale (multiple of 128)
+  bool residual = false; // epilogue adds a residual [M][n]
+  GemmTile tile;
+  // RmsNorm (width = hidden), SwiGlu (width = intermediate, ld = row stride of gate/up),
+  // Quantize (width; quant must be Int8 or Fp8).
+  int64_t width = 0, ld = 0;
+  QuantOut quant = QuantOut::None;
+  // Embed.
+  int64_t vocab = 0;
+  // Rope / KvStore / Attention. `ld` (0 = packed) is the token-row stride of
+  // q/k (Rope), k/v (KvStore) and q (Attention), e.g. (HQ+2HKV)*D when they
+  // are slices of the fused qkv output.
+  int64_t heads = 0, kvHeads = 0, headDim = 0, maxSeq = 0;
+  std::vector<float> invFreq; // Rope: [headDim/2], Llama-3.1 scaled
+  int threads = 256;          // block size of the non-GEMM kernels
+};
+
+// The unique entry-point name, e.g. "qcc_gemm_w4a16_n4096_k4096_g128_r0_m1n4w1s4".
+std::string kernelName(const KernelSpec &spec);
+
+struct GeneratedKernel {
+  std::string name;   // extern "C" entry point
+  std::string source; // complete CUDA C++ for NVRTC (no #include)
+  unsigned threads = 0;
+};
+// Checks the spec against the templates' constraints (an error names the
+// kernel and the broken constraint) and writes the source for `target`.
+Expected<GeneratedKernel> generateKernel(const KernelSpec &spec, const GpuTarget &target);
+
+// Grid and block for a launch over `rows` tokens (M of a GEMM, T otherwise);
+// `elements` is the element count for Add.
+struct LaunchDims {
+  unsigned grid[3] = {1, 1, 1};
+  unsigned block = 0;
+};
+LaunchDims launchDims(const KernelSpec &spec, int64_t rows, int64_t elements = 0);
+
+// Llama-3.1 RoPE inverse frequencies (rope_type "llama3" scaling when enabled),
+// computed in double and rounded to float: [headDim / 2].
+std::vector<float> llamaInvFreq(const ModelConfig &config);
+
+// The formats a model can be compiled to for a target (fp8 needs sm_89+ unless
+// the weight-only fallback is asked for).
+enum class ModelFormat { BF16, FP8, INT8, W4A16 };
+Expected<ModelFormat> parseModelFormat(const std::string &name);
+
+// Every kernel one decoder forward needs for `config` in `format` on `target`:
+// the linear layers (qkv, o + residual, gate_up, down + residual, lm_head in
+// bf16) with a decode tile (M <= 16) and a prefill tile, the fused norms and
+// SwiGLU with the format's activation quantisation, RoPE, KV store,
+// attention, embedding, residual add, and (int8/fp8) the per-token
+// quantisation of the attention output. fp8 on sm_80/86 is an error unless
+// `fp8WeightOnlyFallback`.
+Expected<std::vector<KernelSpec>> llamaKernelSet(const ModelConfig &config, ModelFormat format,
+                                                 const GpuTarget &target, int64_t maxSeq,
+                                                 bool fp8WeightOnlyFallback = false);
+
+} // namespace qcc::cuda

@@ -1,0 +1,270 @@
+// qcc eval MODEL_DIR|model.qcc --data-ids FILE [...]: perplexity, and accuracy
+// against the bf16 model (see Evaluate.h for the measures).
+#include "tools/qcc/Command.h"
+#include "tools/qcc/Evaluate.h"
+#include "tools/qcc/QuantOptions.h"
+
+#include "frontends/llama/Checkpoint.h"
+#include "frontends/llama/Importer.h"
+#include "frontends/llama/TokenIds.h"
+#include "passes/Passes.h"
+#include "passes/WeightStore.h"
+#include "runtime/cpu/LlamaModel.h"
+#include "runtime/cpu/Sampling.h"
+#include "runtime/lib/Session.h"
+
+#include "mlir/IR/Diagnostics.h"
+#include "mlir/Pass/PassManager.h"
+#include "llvm/Support/raw_ostream.h"
+
+#include <algorithm>
+#include <cerrno>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <sys/stat.h>
+
+namespace {
+
+using qcc::cli::EvalModel;
+
+const char *kUsage =
+    "usage: qcc eval MODEL_DIR|model.qcc --data-ids FILE [--seq-len N] [--ref MODEL_DIR]\n"
+    "                [--dtype f32|bf16] [--threads N] [--prompts N] [--device auto|cpu|cuda]\n"
+    "                [quantization options]\n"
+    "  Perplexity on a token-id file (one sequence per line, cut into windows of\n"
+    "  --seq-len ids, default 256, each from an empty cache). With quantization\n"
+    "  options MODEL_DIR is quantized in memory exactly as `qcc compile` does and\n"
+    "  compared with its unquantized self; an artifact is compared with --ref.\n"
+    "  Prints `key value` lines: perplexity, mean_nll, tokens, windows, and with a\n"
+    "  reference ref_perplexity, recovery, top1_agreement, mean_kl,\n"
+    "  continuation_match (greedy, --prompts prompts of 32 ids, 32 new ids each).\n";
+
+bool parseInt(const std::string &s, int64_t lo, int64_t hi, int64_t &out) {
+  if (s.empty()) return false;
+  errno = 0;
+  char *end = nullptr;
+  long long v = std::strtoll(s.c_str(), &end, 10);
+  if (errno != 0 || *end != '\0' || v < lo || v > hi) return false;
+  out = v;
+  return true;
+}
+
+bool isRegularFile(const std::string &path) {
+  struct stat st;
+  return ::stat(path.c_str(), &st) == 0 && S_ISREG(st.st_mode);
+}
+
+EvalModel fromExecutor(const qcc::cpu::LlamaModel &model) {
+  EvalModel m;
+  m.vocabSize = model.config().vocabSize;
+  m.forward = [&model](const std::vector<int64_t> &ids) { return model.forward(ids); };
+  m.greedy = [&model](const std::vector<int64_t> &prompt, int64_t n) -> qcc::Expected<std::vector<int64_t>> {
+    qcc::cpu::Session session(model);
+    auto logits = session.prefill(prompt);
+    if (!logits) return logits.status();
+    const int64_t V = model.config().vocabSize;
+    std::vector<int64_t> out;
+    int64_t next = qcc::cpu::argmax(logits->data() + (prompt.size() - 1) * V, V);
+    while (int64_t(out.size()) < n) {
+      out.push_back(next);
+      if (int64_t(out.size()) == n) break;
+      auto step = session.decode(next);
+      if (!step) return step.status();
+      next = qcc::cpu::argmax(step->data(), V);
+    }
+    return out;
+  };
+  return m;
+}
+
+EvalModel fromSession(qcc::rt::Session &session) {
+  EvalModel m;
+  m.vocabSize = session.vocabSize();
+  m.forward = [&session](const std::vector<int64_t> &ids) {
+    session.reset();
+    return session.prefill(ids);
+  };
+  m.greedy = [&session](const std::vector<int64_t> &prompt, int64_t n) -> qcc::Expected<std::vector<int64_t>> {
+    session.reset();
+    auto logits = session.prefill(prompt);
+    if (!logits) return logits.status();
+    const int64_t V = session.vocabSize();
+    std::vector<int64_t> out;
+    int64_t next = qcc::cpu::argmax(logits->data() + (prompt.size() - 1) * V, V);
+    while (int64_t(out.size()) < n) {
+      out.push_back(next);
+      if (int64_t(out.size()) == n) break;
+      auto step = session.decode(next);
+      if (!step) return step.status();
+      next = qcc::cpu::argmax(step->data(), V);
+    }
+    return out;
+  };
+  return m;
+}
+
+int runEval(const std::vector<std::string> &args) {
+  auto fail = [](const std::string &m) { return qcc::cli::fail("eval", m); };
+  std::string target, dataPath, dtypeText, refDir, deviceText = "auto";
+  int64_t seqLen = 256, threads = 0, prompts = 8;
+  qcc::QuantizationOptions quant;
+  bool quantGiven = false, calibGiven = false;
+  for (size_t i = 0; i < args.size(); ++i) {
+    const std::string &a = args[i];
+    std::string error;
+    if (a == "--help" || a == "-h") {
+      std::fputs(kUsage, stdout);
+      std::fputs(qcc::cli::kQuantOptionsHelp, stdout);
+      return 0;
+    }
+    if (qcc::cli::parseQuantOption(args, i, quant, calibGiven, error)) {
+      if (!error.empty()) return fail(error);
+      quantGiven = true;
+      continue;
+    }
+    const bool takesValue = a == "--data-ids" || a == "--seq-len" || a == "--dtype" || a == "--threads" ||
+                            a == "--ref" || a == "--prompts" || a == "--device";
+    if (takesValue && i + 1 >= args.size()) return fail("option " + a + " needs a value");
+    if (a == "--data-ids") dataPath = args[++i];
+    else if (a == "--dtype") dtypeText = args[++i];
+    else if (a == "--ref") refDir = args[++i];
+    else if (a == "--device") deviceText = args[++i];
+    else if (a == "--seq-len") {
+      if (!parseInt(args[++i], 2, int64_t(1) << 24, seqLen)) return fail("--seq-len expects an integer >= 2, got '" + args[i] + "'");
+    } else if (a == "--threads") {
+      if (!parseInt(args[++i], 1, 1024, threads)) return fail("--threads expects an integer in [1, 1024], got '" + args[i] + "'");
+    } else if (a == "--prompts") {
+      if (!parseInt(args[++i], 0, 1 << 20, prompts)) return fail("--prompts expects a non-negative integer, got '" + args[i] + "'");
+    } else if (!a.empty() && a[0] == '-') return fail("unknown option '" + a + "'");
+    else if (target.empty()) target = a;
+    else return fail("unexpected argument '" + a + "'");
+  }
+  if (target.empty()) {
+    std::fputs(kUsage, stderr);
+    return 2;
+  }
+  if (dataPath.empty()) return fail("--data-ids is required");
+  qcc::cpu::ExecutorOptions execOptions;
+  execOptions.numThreads = static_cast<int>(threads);
+  execOptions.maxSeqLen = seqLen;
+  if (dtypeText == "f32") execOptions.actDtype = qcc::cpu::ActDType::F32;
+  else if (dtypeText == "bf16") execOptions.actDtype = qcc::cpu::ActDType::BF16;
+  else if (!dtypeText.empty()) return fail("--dtype expects f32 or bf16, got '" + dtypeText + "'");
+  qcc::cli::EvalSettings settings;
+  settings.seqLen = seqLen;
+  settings.continuationPrompts = prompts;
+
+  // The reference, when one is asked for (an artifact, or a quantized folder).
+  std::unique_ptr<qcc::Checkpoint> refCheckpoint;
+  std::unique_ptr<qcc::cpu::LlamaModel> refModel;
+  auto openReference = [&](const std::string &dir) -> qcc::Status {
+    auto ckpt = qcc::Checkpoint::open(dir);
+    if (!ckpt) return ckpt.status();
+    refCheckpoint = std::move(*ckpt);
+    auto model = qcc::cpu::LlamaModel::create(refCheckpoint->config(), *refCheckpoint, execOptions);
+    if (!model) return model.status().withContext(dir);
+    refModel = std::move(*model);
+    return qcc::Status::ok();
+  };
+
+  const auto start = std::chrono::steady_clock::now();
+  double quantizeSeconds = -1;
+  std::unique_ptr<qcc::rt::Artifact> artifact;
+  std::unique_ptr<qcc::rt::Session> session;
+  std::unique_ptr<qcc::cpu::LlamaModel> model;
+  std::shared_ptr<qcc::WeightStore> store;
+  int64_t vocab = 0;
+  EvalModel evalModel;
+
+  if (isRegularFile(target)) {
+    if (quantGiven) return fail("quantization options apply to a model folder; " + target + " is compiled already");
+    auto a = qcc::rt::Artifact::open(target);
+    if (!a) return fail(a.message());
+    artifact = std::move(*a);
+    qcc::rt::SessionOptions so;
+    auto device = qcc::rt::parseDevice(deviceText);
+    if (!device) return fail(device.message());
+    so.device = *device;
+    so.maxSeqLen = seqLen;
+    so.numThreads = static_cast<int>(threads);
+    auto s = qcc::rt::Session::create(*artifact, so);
+    if (!s) return fail(s.message());
+    session = std::move(*s);
+    std::fprintf(stderr, "qcc eval: device %s (%s)\n", qcc::rt::deviceName(session->device()),
+                 session->deviceReason().c_str());
+    vocab = artifact->config().vocabSize;
+    evalModel = fromSession(*session);
+  } else if (quantGiven) {
+    if (!calibGiven) {
+      std::string note = qcc::cli::defaultCalibration(quant, target);
+      if (!note.empty()) std::fprintf(stderr, "qcc eval: %s\n", note.c_str());
+    }
+    auto ckpt = qcc::Checkpoint::open(target);
+    if (!ckpt) return fail(ckpt.message());
+    store = std::make_shared<qcc::WeightStore>(std::move(*ckpt));
+    mlir::DialectRegistry registry;
+    qcc::registerQccDialects(registry);
+    mlir::MLIRContext context(registry);
+    qcc::ImportOptions importOptions;
+    importOptions.activationDtype = dtypeText;
+    auto module = qcc::importLlama(context, store->checkpoint(), importOptions);
+    if (!module) return fail(module.message());
+    qcc::WeightStore::attach(**module, store);
+    mlir::ScopedDiagnosticHandler diagnostics(&context, [&](mlir::Diagnostic &d) {
+      std::string text;
+      llvm::raw_string_ostream os(text);
+      d.print(os);
+      std::fprintf(stderr, "qcc eval: %s: %s\n",
+                   d.getSeverity() == mlir::DiagnosticSeverity::Error ? "error" : "note", os.str().c_str());
+      return mlir::success();
+    });
+    auto t0 = std::chrono::steady_clock::now();
+    mlir::PassManager pm(&context);
+    qcc::buildQuantizationPipeline(pm, quant);
+    if (mlir::failed(pm.run(**module))) return 1;
+    qcc::cpu::ExecutorOptions opts = qcc::executorOptionsFor(**module);
+    opts.numThreads = execOptions.numThreads;
+    opts.maxSeqLen = execOptions.maxSeqLen;
+    auto m = store->buildExecutor(opts);
+    if (!m) return fail(m.message());
+    quantizeSeconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    model = std::move(*m);
+    vocab = model->config().vocabSize;
+    evalModel = fromExecutor(*model);
+    if (refDir.empty()) refDir = target;
+  } else {
+    auto ckpt = qcc::Checkpoint::open(target);
+    if (!ckpt) return fail(ckpt.message());
+    store = std::make_shared<qcc::WeightStore>(std::move(*ckpt));
+    auto m = qcc::cpu::LlamaModel::create(store->config(), store->checkpoint(), execOptions);
+    if (!m) return fail(target + ": " + m.message());
+    model = std::move(*m);
+    vocab = model->config().vocabSize;
+    evalModel = fromExecutor(*model);
+  }
+
+  EvalModel refEval;
+  if (!refDir.empty()) {
+    qcc::Status s = openReference(refDir);
+    if (!s) return fail(s.message());
+    refEval = fromExecutor(*refModel);
+  }
+  auto lines = qcc::readTokenIdLines(dataPath, vocab);
+  if (!lines) return fail(lines.message());
+  auto result = qcc::cli::evaluate(evalModel, refModel ? &refEval : nullptr, *lines, settings);
+  if (!result) return fail(dataPath + ": " + result.message());
+  qcc::cli::printEvalResult(*result);
+  if (quantizeSeconds >= 0) std::printf("quantize_seconds %.3f\n", quantizeSeconds);
+  std::fprintf(stderr, "qcc eval: %s, seq-len %lld, %.2f s\n",
+               session ? ("artifact on " + std::string(qcc::rt::deviceName(session->device()))).c_str()
+                       : qcc::cpu::actDTypeName(model->actDtype()),
+               (long long)seqLen,
+               std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+  return 0;
+}
+
+} // namespace
+
+QCC_REGISTER_COMMAND(eval, "eval", "perplexity and accuracy against bf16 (a folder, quantized or not, or an artifact)",
+                     runEval);
