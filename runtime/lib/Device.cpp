@@ -80,9 +80,11 @@ Expected<DeviceChoice> chooseDevice(Device requested, const artifact::ArtifactFi
     for (const auto &t : artifact.spec().targets)
       if (t.target == probe.target && !t.kernels.empty()) kernels = &t;
     if (!kernels) {
-      std::string have;
-      for (const auto &t : artifact.spec().targets) have += (have.empty() ? "" : ", ") + t.target;
-      whyNot = "artifact has no kernels for " + probe.target + " (it has: " + (have.empty() ? "none" : have) + ")";
+      std::string have; // targets with at least one kernel (an entry may be empty)
+      for (const auto &t : artifact.spec().targets)
+        if (!t.kernels.empty()) have += (have.empty() ? "" : ", ") + t.target;
+      whyNot = "artifact has no kernels for " + probe.target + " (kernels present for: " +
+               (have.empty() ? "none" : have) + ")";
     } else {
       // The CUDA executor (runtime/cuda) plugs in here once it exists.
       whyNot = "this qcc build has no CUDA executor yet (kernels for " + probe.target + " are present)";

@@ -1,0 +1,170 @@
+// qcc generate MODEL_DIR --prompt-ids "1 2 3" [-n 64] [--temperature T] [--seed S]
+//                        [--dtype f32|bf16] [--threads N] [--ignore-eos]
+// Runs the CPU reference executor on a Hugging Face checkpoint folder: prefill
+// of the prompt, then decode steps. Prints the generated ids, and the text
+// (prompt + generation) when the folder has a tokenizer.json.
+#include "tools/qcc/Command.h"
+
+#include "frontends/llama/Checkpoint.h"
+#include "frontends/llama/TokenIds.h"
+#include "frontends/llama/Tokenizer.h"
+#include "runtime/cpu/LlamaModel.h"
+#include "runtime/cpu/Sampling.h"
+
+#include <algorithm>
+#include <cerrno>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <optional>
+#include <sys/stat.h>
+
+namespace {
+
+const char *kUsage =
+    "usage: qcc generate MODEL_DIR [--prompt-ids \"1 2 3\"] [-n 64] [--temperature T] [--seed S]\n"
+    "                    [--dtype f32|bf16] [--threads N] [--ignore-eos]\n"
+    "  Generates with the CPU reference executor from a Hugging Face checkpoint\n"
+    "  folder (config.json + safetensors). The prompt defaults to the BOS id.\n"
+    "  Greedy unless --temperature > 0 (then sampled with --seed, default 0).\n"
+    "  Stops after -n ids or at an end-of-sequence id (unless --ignore-eos).\n"
+    "  --dtype defaults to the checkpoint's (bf16 for bfloat16, else f32).\n"
+    "  Prints the generated ids, and the text when MODEL_DIR/tokenizer.json exists;\n"
+    "  speed goes to stderr.\n";
+
+bool parseInt(const std::string &s, int64_t lo, int64_t hi, int64_t &out) {
+  if (s.empty()) return false;
+  errno = 0;
+  char *end = nullptr;
+  long long v = std::strtoll(s.c_str(), &end, 10);
+  if (errno != 0 || *end != '\0' || v < lo || v > hi) return false;
+  out = v;
+  return true;
+}
+
+bool fileExists(const std::string &p) {
+  struct stat st;
+  return ::stat(p.c_str(), &st) == 0 && S_ISREG(st.st_mode);
+}
+
+int runGenerate(const std::vector<std::string> &args) {
+  auto fail = [](const std::string &m) { return qcc::cli::fail("generate", m); };
+  std::string dir, promptText, dtypeText;
+  int64_t steps = 64, seed = 0, threads = 0;
+  double temperature = 0;
+  bool havePrompt = false, ignoreEos = false;
+  for (size_t i = 0; i < args.size(); ++i) {
+    const std::string &a = args[i];
+    if (a == "--help" || a == "-h") {
+      std::fputs(kUsage, stdout);
+      return 0;
+    }
+    if (a == "--ignore-eos") {
+      ignoreEos = true;
+      continue;
+    }
+    const bool takesValue = a == "--prompt-ids" || a == "-n" || a == "--temperature" || a == "--seed" ||
+                            a == "--dtype" || a == "--threads";
+    if (takesValue && i + 1 >= args.size()) return fail("option " + a + " needs a value");
+    if (a == "--prompt-ids") promptText = args[++i], havePrompt = true;
+    else if (a == "--dtype") dtypeText = args[++i];
+    else if (a == "-n") {
+      if (!parseInt(args[++i], 0, 1 << 20, steps)) return fail("-n expects an integer in [0, 1048576], got '" + args[i] + "'");
+    } else if (a == "--seed") {
+      if (!parseInt(args[++i], 0, INT64_MAX, seed)) return fail("--seed expects a non-negative integer, got '" + args[i] + "'");
+    } else if (a == "--threads") {
+      if (!parseInt(args[++i], 1, 1024, threads)) return fail("--threads expects an integer in [1, 1024], got '" + args[i] + "'");
+    } else if (a == "--temperature") {
+      char *end = nullptr;
+      temperature = std::strtod(args[++i].c_str(), &end);
+      if (*end != '\0' || args[i].empty() || !std::isfinite(temperature) || temperature < 0)
+        return fail("--temperature expects a non-negative number, got '" + args[i] + "'");
+    } else if (!a.empty() && a[0] == '-') return fail("unknown option '" + a + "'");
+    else if (dir.empty()) dir = a;
+    else return fail("unexpected argument '" + a + "'");
+  }
+  if (dir.empty()) {
+    std::fputs(kUsage, stderr);
+    return 2;
+  }
+  qcc::cpu::ExecutorOptions options;
+  options.numThreads = static_cast<int>(threads);
+  if (dtypeText == "f32") options.actDtype = qcc::cpu::ActDType::F32;
+  else if (dtypeText == "bf16") options.actDtype = qcc::cpu::ActDType::BF16;
+  else if (!dtypeText.empty()) return fail("--dtype expects f32 or bf16, got '" + dtypeText + "'");
+
+  auto ckpt = qcc::Checkpoint::open(dir);
+  if (!ckpt) return fail(ckpt.message());
+  const qcc::ModelConfig &config = (*ckpt)->config();
+  std::vector<int64_t> prompt;
+  if (havePrompt) {
+    auto p = qcc::parseTokenIds(promptText, "--prompt-ids", config.vocabSize);
+    if (!p) return fail(p.message());
+    prompt = std::move(*p);
+    if (prompt.empty()) return fail("--prompt-ids holds no ids");
+  } else {
+    if (config.bosTokenId < 0) return fail("the model has no bos_token_id: give --prompt-ids");
+    prompt = {config.bosTokenId};
+  }
+  std::optional<qcc::Tokenizer> tokenizer;
+  if (std::string tp = dir + "/tokenizer.json"; fileExists(tp)) {
+    auto t = qcc::loadTokenizer(tp);
+    if (!t) return fail(t.message());
+    tokenizer = std::move(*t);
+  }
+  int64_t total = static_cast<int64_t>(prompt.size()) + steps;
+  options.maxSeqLen = total;
+  if (config.maxPositionEmbeddings > 0 && total > config.maxPositionEmbeddings)
+    std::fprintf(stderr, "qcc generate: warning: %lld positions exceed max_position_embeddings %lld\n",
+                 static_cast<long long>(total), static_cast<long long>(config.maxPositionEmbeddings));
+  auto model = qcc::cpu::LlamaModel::create(config, **ckpt, options);
+  if (!model) return fail(dir + ": " + model.message());
+
+  using Clock = std::chrono::steady_clock;
+  qcc::cpu::Session session(**model);
+  auto t0 = Clock::now();
+  auto logits = session.prefill(prompt);
+  if (!logits) return fail(logits.message());
+  auto t1 = Clock::now();
+  const int64_t V = config.vocabSize;
+  std::vector<float> last(logits->end() - V, logits->end()); // [V]
+  std::mt19937_64 rng(static_cast<uint64_t>(seed));
+  std::vector<int64_t> generated;
+  int64_t decodeSteps = 0;
+  for (int64_t step = 0; step < steps; ++step) {
+    int64_t next = qcc::cpu::sampleToken(last.data(), V, temperature, rng);
+    generated.push_back(next);
+    const auto &eos = config.eosTokenIds;
+    if (!ignoreEos && std::find(eos.begin(), eos.end(), next) != eos.end()) break;
+    if (step + 1 == steps) break; // the last id needs no forward pass
+    auto out = session.decode(next);
+    if (!out) return fail(out.message());
+    last = std::move(*out);
+    ++decodeSteps;
+  }
+  auto t2 = Clock::now();
+
+  std::string ids;
+  for (int64_t id : generated) ids += (ids.empty() ? "" : " ") + std::to_string(id);
+  std::printf("%s\n", ids.c_str());
+  if (tokenizer) {
+    std::vector<int64_t> all = prompt;
+    all.insert(all.end(), generated.begin(), generated.end());
+    std::printf("%s\n", tokenizer->decode(all, /*skipSpecial=*/true).c_str());
+  }
+  double pf = std::chrono::duration<double>(t1 - t0).count();
+  double dc = std::chrono::duration<double>(t2 - t1).count();
+  std::fprintf(stderr,
+               "qcc generate: %s activations, %d threads; prefill %zu ids %.1f ms, "
+               "decode %lld steps %.1f ids/s\n",
+               qcc::cpu::actDTypeName((*model)->actDtype()), (*model)->numThreads(), prompt.size(),
+               pf * 1e3, static_cast<long long>(decodeSteps), decodeSteps > 0 ? decodeSteps / dc : 0.0);
+  return 0;
+}
+
+} // namespace
+
+QCC_REGISTER_COMMAND(generate, "generate",
+                     "generate token ids with the CPU reference executor from a checkpoint folder",
+                     runGenerate);

@@ -1,0 +1,151 @@
+// qcc inspect model.qcc [--tensors]: what an artifact holds — config, formats
+// and methods per layer, sizes by format, kernels per target, provenance.
+#include "tools/qcc/Command.h"
+
+#include "runtime/artifact/ArtifactFile.h"
+
+#include <cinttypes>
+#include <cstdio>
+#include <map>
+
+namespace {
+
+using namespace qcc::artifact;
+
+const char *kUsage =
+    "usage: qcc inspect MODEL.qcc [--tensors]\n"
+    "  Verifies the artifact and prints its model config, the format and method\n"
+    "  of every linear per layer, sizes by format, kernels per target and\n"
+    "  provenance. --tensors also lists every tensor with its byte ranges.\n";
+
+std::string bytesText(uint64_t n) {
+  char buf[64];
+  if (n >= (uint64_t(1) << 30)) std::snprintf(buf, sizeof buf, "%.2f GiB", double(n) / double(1 << 30));
+  else if (n >= (uint64_t(1) << 20)) std::snprintf(buf, sizeof buf, "%.2f MiB", double(n) / double(1 << 20));
+  else if (n >= 1024) std::snprintf(buf, sizeof buf, "%.1f KiB", double(n) / 1024.0);
+  else std::snprintf(buf, sizeof buf, "%" PRIu64 " B", n);
+  return buf;
+}
+
+// "fp8 rtn", "w4a16/g128 gptq+mse sq0.50", "bf16".
+std::string linearText(const TensorDecl &d) {
+  std::string s = formatName(d.format);
+  if (d.format == WeightFormat::W4A16) s += "/g" + std::to_string(d.groupSize);
+  if (d.format == WeightFormat::Dense) s = qcc::dtypeName(d.dtype), s = "dense:" + s;
+  if (d.method != QuantMethod::None) s += std::string(" ") + methodName(d.method);
+  if (d.mseClip) s += "+mse";
+  if (d.smoothquantAlpha >= 0) {
+    char buf[32];
+    std::snprintf(buf, sizeof buf, " sq%.2f", double(d.smoothquantAlpha));
+    s += buf;
+  }
+  return s;
+}
+
+int runInspect(const std::vector<std::string> &args) {
+  std::string path;
+  bool listTensors = false;
+  for (const std::string &a : args) {
+    if (a == "--help" || a == "-h") {
+      std::fputs(kUsage, stdout);
+      return 0;
+    }
+    if (a == "--tensors") listTensors = true;
+    else if (!a.empty() && a[0] == '-') return qcc::cli::fail("inspect", "unknown option '" + a + "'");
+    else if (path.empty()) path = a;
+    else return qcc::cli::fail("inspect", "unexpected argument '" + a + "'");
+  }
+  if (path.empty()) {
+    std::fputs(kUsage, stderr);
+    return 2;
+  }
+  auto file = ArtifactFile::open(path);
+  if (!file) return qcc::cli::fail("inspect", file.message());
+  const ArtifactFile &f = **file;
+  const ArtifactSpec &spec = f.spec();
+  const qcc::ModelConfig &c = f.config();
+
+  std::printf("%s: qcc artifact, format version %u, %s (header %s, raw section %s at offset %" PRIu64 ")\n",
+              path.c_str(), f.formatVersion(), bytesText(f.fileSize()).c_str(), bytesText(f.headerBytes()).c_str(),
+              bytesText(f.rawSize()).c_str(), f.rawOffset());
+  static const char *dtypes[] = {"float32", "bfloat16", "float16"};
+  std::printf("config: layers %" PRId64 ", hidden %" PRId64 ", intermediate %" PRId64 ", heads %" PRId64
+              " (kv %" PRId64 ", head_dim %" PRId64 "), vocab %" PRId64 ", max positions %" PRId64 "\n",
+              c.numLayers, c.hiddenSize, c.intermediateSize, c.numHeads, c.numKvHeads, c.headDim, c.vocabSize,
+              c.maxPositionEmbeddings);
+  std::printf("        rms_norm_eps %g, rope_theta %g%s, tied embeddings %s, checkpoint dtype %s\n", c.rmsNormEps,
+              c.ropeTheta,
+              c.ropeScaling.enabled ? (" (llama3 scaling x" + std::to_string(int(c.ropeScaling.factor)) + ")").c_str()
+                                    : "",
+              c.tieWordEmbeddings ? "yes" : "no", dtypes[int(c.torchDtype)]);
+
+  // Linears per layer, in schedule order.
+  std::map<std::string, const LoadedTensor *> byName;
+  for (const LoadedTensor &t : f.tensors()) byName[t.decl.name] = &t;
+  static const char *short_[] = {"q", "k", "v", "o", "gate", "up", "down"};
+  std::printf("linears:\n");
+  for (int64_t l = 0; l < c.numLayers; ++l) {
+    std::printf("  layer %-3" PRId64, l);
+    auto names = llamaLinearNames(l);
+    for (size_t i = 0; i < names.size(); ++i) {
+      auto it = byName.find(names[i]);
+      std::printf(" %s=%s", short_[i], it == byName.end() ? "missing" : linearText(it->second->decl).c_str());
+    }
+    std::printf("\n");
+  }
+  if (auto it = byName.find("lm_head.weight"); it != byName.end())
+    std::printf("  lm_head   %s\n", linearText(it->second->decl).c_str());
+  else if (c.tieWordEmbeddings)
+    std::printf("  lm_head   tied to model.embed_tokens.weight\n");
+
+  // Sizes by format (dense tensors by dtype).
+  struct Size { int count = 0; uint64_t data = 0, scales = 0; };
+  std::map<std::string, Size> sizes;
+  bool tokenizer = false;
+  for (const LoadedTensor &t : f.tensors()) {
+    std::string key = t.decl.role == TensorRole::Tokenizer ? "tokenizer"
+                      : t.decl.format == WeightFormat::Dense ? std::string("dense ") + qcc::dtypeName(t.dataType)
+                                                             : formatName(t.decl.format);
+    tokenizer |= t.decl.role == TensorRole::Tokenizer;
+    Size &s = sizes[key];
+    ++s.count, s.data += t.dataRange.size, s.scales += t.scaleRange.size;
+  }
+  std::printf("sizes:\n");
+  for (const auto &[key, s] : sizes)
+    std::printf("  %-10s %4d tensors  %s%s\n", key.c_str(), s.count, bytesText(s.data).c_str(),
+                s.scales ? (" + scales " + bytesText(s.scales)).c_str() : "");
+
+  std::printf("kernels:");
+  if (spec.targets.empty()) std::printf(" none (the CPU executor needs none)");
+  std::printf("\n");
+  for (const TargetDecl &t : spec.targets) {
+    uint64_t ptx = 0, cubin = 0;
+    for (const KernelDecl &k : t.kernels) ptx += k.ptx.size(), cubin += k.cubin.size();
+    std::printf("  %-7s %zu kernels (ptx %s, cubin %s)\n", t.target.c_str(), t.kernels.size(),
+                bytesText(ptx).c_str(), bytesText(cubin).c_str());
+  }
+  std::printf("tokenizer: %s\n", tokenizer ? "embedded" : "none");
+  const Provenance &p = spec.provenance;
+  std::printf("provenance: %s; source %s; checkpoint %s\n", p.qccVersion.empty() ? "?" : p.qccVersion.c_str(),
+              p.source.empty() ? "?" : p.source.c_str(), p.checkpointHash.empty() ? "?" : p.checkpointHash.c_str());
+  std::printf("options: %s\n", p.options.empty() ? "(none)" : p.options.c_str());
+
+  if (listTensors) {
+    std::printf("tensors (offsets relative to the raw section):\n");
+    for (const LoadedTensor &t : f.tensors()) {
+      std::string shape;
+      for (int64_t d : t.decl.shape) shape += (shape.empty() ? "" : "x") + std::to_string(d);
+      std::printf("  %-48s %-9s %-22s %-10s data [%" PRIu64 ", +%" PRIu64 ")", t.decl.name.c_str(),
+                  roleName(t.decl.role), linearText(t.decl).c_str(), shape.c_str(), t.dataRange.offset,
+                  t.dataRange.size);
+      if (t.scaleRange.size) std::printf(" scales [%" PRIu64 ", +%" PRIu64 ")", t.scaleRange.offset, t.scaleRange.size);
+      std::printf("\n");
+    }
+  }
+  return 0;
+}
+
+} // namespace
+
+QCC_REGISTER_COMMAND(inspect, "inspect", "describe a compiled artifact (formats, kernels, sizes, provenance)",
+                     runInspect);
