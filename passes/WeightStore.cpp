@@ -3,6 +3,7 @@
 #include "dialects/qcc/QccDialect.h"
 #include "frontends/llama/TokenIds.h"
 #include "quant/Rtn.h"
+#include "support/MappedFile.h"
 
 #include "mlir/IR/Builders.h"
 
@@ -84,6 +85,9 @@ Expected<formats::QuantizedLinear> WeightStore::quantizedLinear(const std::strin
   if (!source || source->shape.size() != 2)
     return Status::error("no 2-d weight '" + it->second.source + "' to quantize");
   std::vector<float> w = readFloat(it->second.source);
+  // Streamed once: keep the resident set small. Only file-backed pages may be
+  // dropped (an overlay tensor lives on the heap).
+  if (source == checkpoint_->find(it->second.source)) releasePages(source->data, source->byteSize());
   auto q = quant::quantizeRtn(w.data(), source->shape[0], source->shape[1], it->second.spec, it->second.mseClip);
   if (!q) return q.status().withContext(name);
   return std::move(*q);

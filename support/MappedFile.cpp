@@ -44,6 +44,13 @@ MappedFile::~MappedFile() {
   if (data_) ::munmap(const_cast<uint8_t *>(data_), size_);
 }
 
+void releasePages(const void *data, size_t size) {
+  const uintptr_t page = static_cast<uintptr_t>(::sysconf(_SC_PAGESIZE));
+  uintptr_t begin = (reinterpret_cast<uintptr_t>(data) + page - 1) & ~(page - 1);
+  uintptr_t end = (reinterpret_cast<uintptr_t>(data) + size) & ~(page - 1);
+  if (end > begin) ::madvise(reinterpret_cast<void *>(begin), end - begin, MADV_DONTNEED);
+}
+
 Expected<std::unique_ptr<AtomicFileWriter>> AtomicFileWriter::create(const std::string &path) {
   std::unique_ptr<AtomicFileWriter> w(new AtomicFileWriter());
   w->path_ = path;

@@ -29,6 +29,11 @@ private:
   size_t size_ = 0;
 };
 
+// Tells the kernel the pages wholly inside [data, data + size) of a read-only
+// mapping are not needed now (they are read again from the file if touched),
+// so streaming through a large checkpoint keeps its resident set small.
+void releasePages(const void *data, size_t size);
+
 // Writes a file atomically: the bytes go to a temporary file in the same
 // directory, are fsync'ed, then renamed over `path`. On any failure the
 // temporary is removed and `path` is untouched.

@@ -187,6 +187,8 @@ Expected<EmitSummary> emitArtifact(ModuleOp module, const WeightStore &store, co
         QCC_RETURN_IF_ERROR((*writer)->writeTensor(d.name, bytes.data(), bytes.size()));
       }
       summary.bytesByFormat[dtypeName(d.dtype)] += current->numel() * dtypeSize(d.dtype);
+      // Only file-backed pages may be dropped: an overlay tensor lives on the heap.
+      if (current == store.checkpoint().find(d.name)) releasePages(current->data, current->byteSize());
     } else {
       auto q = store.quantizedLinear(d.name);
       if (!q) return q.status();
