@@ -39,12 +39,20 @@ Linear Linear::fromQuantized(formats::QuantizedLinear q) {
   l.N = q.outFeatures;
   l.K = q.inFeatures;
   const int64_t N = l.N, K = l.K;
-  std::vector<int8_t> codes = q.format == Format::FP8 ? std::vector<int8_t>() : formats::integerCodes(q);
-  l.codePanels.assign(static_cast<size_t>(numPanels(N) * K * kPanel), 0);
-  for (int64_t n = 0; n < N; ++n)
-    for (int64_t k = 0; k < K; ++k)
-      l.codePanels[((n / kPanel) * K + k) * kPanel + n % kPanel] =
-          q.format == Format::FP8 ? q.weights[n * K + k] : static_cast<uint8_t>(codes[n * K + k]);
+  const size_t size = static_cast<size_t>(numPanels(N) * K * kPanel);
+  if (q.format == Format::FP8) {
+    l.fp8Panels.assign(size, 0);
+    for (int64_t n = 0; n < N; ++n)
+      for (int64_t k = 0; k < K; ++k)
+        l.fp8Panels[((n / kPanel) * K + k) * kPanel + n % kPanel] =
+            formats::floatToBf16(formats::e4m3ToFloat(q.weights[n * K + k]));
+  } else {
+    std::vector<int8_t> codes = formats::integerCodes(q);
+    l.codePanels.assign(size, 0);
+    for (int64_t n = 0; n < N; ++n)
+      for (int64_t k = 0; k < K; ++k)
+        l.codePanels[((n / kPanel) * K + k) * kPanel + n % kPanel] = codes[n * K + k];
+  }
   l.quant = std::move(q);
   return l;
 }
@@ -156,7 +164,7 @@ QCC_CLONES static void w4a16Panels(const float *a, int64_t T, int64_t K, const i
 
 // FP8: y = (acc * s_t) * s_n with acc over exact e4m3 values.
 QCC_CLONES static void fp8Panels(const float *a, const float *sa, int64_t T, int64_t K,
-                                 const float *panel, const float *sw, PanelOut o) {
+                                 const uint16_t *panel, const float *sw, PanelOut o) {
   for (int64_t t0 = 0, tt; t0 < T; t0 += tt) {
     tt = tokenBlock(t0, T);
     float acc[kTokenBlock][kPanel];
@@ -213,13 +221,9 @@ void linearForward(const Linear &l, const float *x, int64_t T, float *y, ActDTyp
       sa[t] = formats::quantizeTokenFp8(x + t * K, K, codes.data());
       for (int64_t k = 0; k < K; ++k) a[t * K + k] = formats::e4m3ToFloat(codes[k]);
     }
-    float lut[256];
-    for (int c = 0; c < 256; ++c) lut[c] = formats::e4m3ToFloat(static_cast<uint8_t>(c));
     forPanels(N, work, pool, [&](int64_t p) {
-      const uint8_t *codesP = l.codePanels.data() + p * K * kPanel; // [K][kPanel] e4m3
-      std::vector<float> w(static_cast<size_t>(K * kPanel));       // [K][kPanel] values
-      for (int64_t i = 0; i < K * kPanel; ++i) w[i] = lut[codesP[i]];
-      fp8Panels(a.data(), sa.data(), T, K, w.data(), l.quant.scales.data(), out(p));
+      fp8Panels(a.data(), sa.data(), T, K, l.fp8Panels.data() + p * K * kPanel,
+                l.quant.scales.data(), out(p));
     });
     break;
   }
@@ -227,7 +231,7 @@ void linearForward(const Linear &l, const float *x, int64_t T, float *y, ActDTyp
     std::vector<int8_t> a(static_cast<size_t>(T * K)); // [T, K] per-token int8
     std::vector<float> sa(static_cast<size_t>(T));     // [T]
     for (int64_t t = 0; t < T; ++t) sa[t] = formats::quantizeTokenInt8(x + t * K, K, a.data() + t * K);
-    const int8_t *codes = reinterpret_cast<const int8_t *>(l.codePanels.data());
+    const int8_t *codes = l.codePanels.data();
     forPanels(N, work, pool, [&](int64_t p) {
       int8Panels(a.data(), sa.data(), T, K, codes + p * K * kPanel, l.quant.scales.data(), out(p));
     });
@@ -236,7 +240,7 @@ void linearForward(const Linear &l, const float *x, int64_t T, float *y, ActDTyp
   case Format::W4A16: {
     std::vector<float> a(static_cast<size_t>(T * K)); // [T, K] bf16 activations
     for (int64_t i = 0; i < T * K; ++i) a[i] = formats::roundToBf16(x[i]);
-    const int8_t *codes = reinterpret_cast<const int8_t *>(l.codePanels.data());
+    const int8_t *codes = l.codePanels.data();
     forPanels(N, work, pool, [&](int64_t p) {
       w4a16Panels(a.data(), T, K, codes + p * K * kPanel, l.quant.scales.data(), l.quant.groupSize,
                   out(p));

@@ -51,9 +51,11 @@ struct Linear {
   std::vector<uint16_t> bf16Panels;
   std::vector<float> panels;
   formats::QuantizedLinear quant; // FP8 / INT8 / W4A16: packed weights + scales
-  // FP8 / INT8 / W4A16: the same codes in panel layout [ceil(N/kPanel)][K][kPanel]
-  // (e4m3 bytes, or int8 / unpacked int4 values), zero past N.
-  std::vector<uint8_t> codePanels;
+  // INT8 / W4A16: the codes in panel layout [ceil(N/kPanel)][K][kPanel] (int8
+  // or unpacked int4 values), zero past N. FP8: the e4m3 values in the same
+  // layout as bf16 bits (every e4m3 value is exactly a bf16 value).
+  std::vector<int8_t> codePanels;
+  std::vector<uint16_t> fp8Panels;
 
   static Linear fromDense(std::vector<float> w, int64_t N, int64_t K);
   // Takes a validated QuantizedLinear; a BF16 one becomes dense.

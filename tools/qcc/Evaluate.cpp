@@ -1,5 +1,7 @@
 #include "tools/qcc/Evaluate.h"
 
+#include "runtime/cpu/Sampling.h"
+
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
@@ -18,13 +20,6 @@ std::vector<double> logSoftmax(const float *logits, int64_t V) {
   std::vector<double> out(V);
   for (int64_t i = 0; i < V; ++i) out[i] = double(logits[i]) - lse;
   return out;
-}
-
-int64_t argmax(const float *x, int64_t V) {
-  int64_t best = 0;
-  for (int64_t i = 1; i < V; ++i)
-    if (x[i] > x[best]) best = i;
-  return best;
 }
 
 } // namespace
@@ -62,7 +57,7 @@ Expected<EvalResult> evaluate(const EvalModel &model, const EvalModel *ref,
           double d = 0;
           for (int64_t i = 0; i < V; ++i) d += std::exp(rlp[i]) * (rlp[i] - lp[i]);
           kl += d;
-          agree += argmax(row, V) == argmax(refRow, V);
+          agree += cpu::argmax(row, V) == cpu::argmax(refRow, V);
         }
         ++r.tokens;
       }

@@ -22,6 +22,8 @@
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <functional>
+#include <memory>
 #include <sys/stat.h>
 
 namespace {
@@ -55,25 +57,34 @@ bool isRegularFile(const std::string &path) {
   return ::stat(path.c_str(), &st) == 0 && S_ISREG(st.st_mode);
 }
 
+// `n` greedy ids after `prompt`, through a session's prefill and decode.
+qcc::Expected<std::vector<int64_t>> greedy(
+    const std::vector<int64_t> &prompt, int64_t n, int64_t V,
+    const std::function<qcc::Expected<std::vector<float>>(const std::vector<int64_t> &)> &prefill,
+    const std::function<qcc::Expected<std::vector<float>>(int64_t)> &decode) {
+  if (n <= 0) return std::vector<int64_t>{};
+  auto logits = prefill(prompt); // [T, V]
+  if (!logits) return logits.status();
+  std::vector<int64_t> out;
+  int64_t next = qcc::cpu::argmax(logits->data() + (prompt.size() - 1) * V, V);
+  while (true) {
+    out.push_back(next);
+    if (int64_t(out.size()) >= n) return out;
+    auto step = decode(next); // [V]
+    if (!step) return step.status();
+    next = qcc::cpu::argmax(step->data(), V);
+  }
+}
+
 EvalModel fromExecutor(const qcc::cpu::LlamaModel &model) {
   EvalModel m;
   m.vocabSize = model.config().vocabSize;
   m.forward = [&model](const std::vector<int64_t> &ids) { return model.forward(ids); };
-  m.greedy = [&model](const std::vector<int64_t> &prompt, int64_t n) -> qcc::Expected<std::vector<int64_t>> {
-    qcc::cpu::Session session(model);
-    auto logits = session.prefill(prompt);
-    if (!logits) return logits.status();
-    const int64_t V = model.config().vocabSize;
-    std::vector<int64_t> out;
-    int64_t next = qcc::cpu::argmax(logits->data() + (prompt.size() - 1) * V, V);
-    while (int64_t(out.size()) < n) {
-      out.push_back(next);
-      if (int64_t(out.size()) == n) break;
-      auto step = session.decode(next);
-      if (!step) return step.status();
-      next = qcc::cpu::argmax(step->data(), V);
-    }
-    return out;
+  m.greedy = [&model](const std::vector<int64_t> &prompt, int64_t n) {
+    auto session = std::make_shared<qcc::cpu::Session>(model);
+    return greedy(
+        prompt, n, model.config().vocabSize, [&](const std::vector<int64_t> &p) { return session->prefill(p); },
+        [&](int64_t token) { return session->decode(token); });
   };
   return m;
 }
@@ -85,21 +96,11 @@ EvalModel fromSession(qcc::rt::Session &session) {
     session.reset();
     return session.prefill(ids);
   };
-  m.greedy = [&session](const std::vector<int64_t> &prompt, int64_t n) -> qcc::Expected<std::vector<int64_t>> {
+  m.greedy = [&session](const std::vector<int64_t> &prompt, int64_t n) {
     session.reset();
-    auto logits = session.prefill(prompt);
-    if (!logits) return logits.status();
-    const int64_t V = session.vocabSize();
-    std::vector<int64_t> out;
-    int64_t next = qcc::cpu::argmax(logits->data() + (prompt.size() - 1) * V, V);
-    while (int64_t(out.size()) < n) {
-      out.push_back(next);
-      if (int64_t(out.size()) == n) break;
-      auto step = session.decode(next);
-      if (!step) return step.status();
-      next = qcc::cpu::argmax(step->data(), V);
-    }
-    return out;
+    return greedy(
+        prompt, n, session.vocabSize(), [&](const std::vector<int64_t> &p) { return session.prefill(p); },
+        [&](int64_t token) { return session.decode(token); });
   };
   return m;
 }

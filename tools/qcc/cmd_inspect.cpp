@@ -29,9 +29,9 @@ std::string bytesText(uint64_t n) {
 
 // "fp8 rtn", "w4a16/g128 gptq+mse sq0.50", "bf16".
 std::string linearText(const TensorDecl &d) {
-  std::string s = formatName(d.format);
+  std::string s = d.format == WeightFormat::Dense ? std::string("dense:") + qcc::dtypeName(d.dtype)
+                                                  : std::string(formatName(d.format));
   if (d.format == WeightFormat::W4A16) s += "/g" + std::to_string(d.groupSize);
-  if (d.format == WeightFormat::Dense) s = qcc::dtypeName(d.dtype), s = "dense:" + s;
   if (d.method != QuantMethod::None) s += std::string(" ") + methodName(d.method);
   if (d.mseClip) s += "+mse";
   if (d.smoothquantAlpha >= 0) {

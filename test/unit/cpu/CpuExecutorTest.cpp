@@ -51,7 +51,7 @@ TEST(CpuExecutor, MatchesFloat64ReferenceWithGqaAndLlama3Rope) {
     auto ref = test::referenceForward(m.config, m.weights, tokens);
     double err = relError(*logits, ref);
     EXPECT_LT(err, 2e-5) << "tied=" << tied;
-    RecordProperty("rel_error", std::to_string(err));
+    std::printf("tiny model (tied=%d) f32 vs float64 reference: max rel error %.3g\n", int(tied), err);
   }
 }
 
