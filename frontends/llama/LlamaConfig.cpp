@@ -95,34 +95,38 @@ private:
   const std::string &file_;
 };
 
-Status parseRopeScaling(const Fields &f, const json::Value &rs, ModelConfig &c) {
+// `section` is "rope_scaling" (the Llama-3.1 release layout) or
+// "rope_parameters" (transformers >= 5 writes rope_type, rope_theta and the
+// llama3 factors there).
+Status parseRopeScaling(const Fields &f, const json::Value &rs, ModelConfig &c,
+                        const std::string &section = "rope_scaling") {
   if (rs.isNull()) return Status::ok();
   if (!rs.isObject())
-    return f.error("'rope_scaling' must be an object or null, got " + std::string(rs.kindName()));
+    return f.error("'" + section + "' must be an object or null, got " + std::string(rs.kindName()));
   // transformers reads "rope_type", falling back to the older "type".
   const json::Value *type = rs.get("rope_type");
   if (!type) type = rs.get("type");
-  if (!type) return f.error("'rope_scaling' has no 'rope_type'");
-  if (!type->isString()) return f.error("'rope_scaling.rope_type' must be a string");
+  if (!type) return f.error("'" + section + "' has no 'rope_type'");
+  if (!type->isString()) return f.error("'" + section + ".rope_type' must be a string");
   const std::string &t = type->asString();
   if (t == "default") return Status::ok();
   if (t != "llama3")
-    return f.error("rope_scaling type '" + t + "' is not supported (only 'llama3' or null)");
+    return f.error(section + " type '" + t + "' is not supported (only 'llama3', 'default' or null)");
   RopeScaling &r = c.ropeScaling;
   r.enabled = true;
-  QCC_RETURN_IF_ERROR(f.positiveNumber(rs, "factor", "rope_scaling.factor", &r.factor, true, 0));
-  QCC_RETURN_IF_ERROR(f.positiveNumber(rs, "low_freq_factor", "rope_scaling.low_freq_factor",
+  QCC_RETURN_IF_ERROR(f.positiveNumber(rs, "factor", section + ".factor", &r.factor, true, 0));
+  QCC_RETURN_IF_ERROR(f.positiveNumber(rs, "low_freq_factor", section + ".low_freq_factor",
                                        &r.lowFreqFactor, true, 0));
-  QCC_RETURN_IF_ERROR(f.positiveNumber(rs, "high_freq_factor", "rope_scaling.high_freq_factor",
+  QCC_RETURN_IF_ERROR(f.positiveNumber(rs, "high_freq_factor", section + ".high_freq_factor",
                                        &r.highFreqFactor, true, 0));
   // The llama3 rule interpolates over (high - low): equal values divide by 0.
   if (!(r.highFreqFactor > r.lowFreqFactor))
-    return f.error("'rope_scaling.high_freq_factor' (" + std::to_string(r.highFreqFactor) +
+    return f.error("'" + section + ".high_freq_factor' (" + std::to_string(r.highFreqFactor) +
                    ") must be greater than 'low_freq_factor' (" +
                    std::to_string(r.lowFreqFactor) + ")");
   const json::Value *omax = rs.get("original_max_position_embeddings");
-  if (!omax) return f.error("missing required key 'rope_scaling.original_max_position_embeddings'");
-  return f.positiveIntValue(*omax, "rope_scaling.original_max_position_embeddings",
+  if (!omax) return f.error("missing required key '" + section + ".original_max_position_embeddings'");
+  return f.positiveIntValue(*omax, section + ".original_max_position_embeddings",
                             &r.originalMaxPositionEmbeddings);
 }
 
@@ -185,6 +189,27 @@ Expected<ModelConfig> parseLlamaConfig(const std::string &jsonText, const std::s
                                        10000.0));
   if (const json::Value *rs = f.get("rope_scaling"))
     QCC_RETURN_IF_ERROR(parseRopeScaling(f, *rs, c));
+  // transformers >= 5 writes RoPE settings under "rope_parameters". When both
+  // layouts are present they must describe the same RoPE.
+  if (const json::Value *rp = f.get("rope_parameters"); rp && !rp->isNull()) {
+    ModelConfig fromParameters = c;
+    fromParameters.ropeScaling = RopeScaling();
+    QCC_RETURN_IF_ERROR(parseRopeScaling(f, *rp, fromParameters, "rope_parameters"));
+    if (rp->isObject() && rp->get("rope_theta"))
+      QCC_RETURN_IF_ERROR(f.positiveNumber(*rp, "rope_theta", "rope_parameters.rope_theta",
+                                           &fromParameters.ropeTheta, true, 0));
+    const RopeScaling &a = c.ropeScaling, &b = fromParameters.ropeScaling;
+    bool explicitOld = root->get("rope_scaling") && !root->get("rope_scaling")->isNull();
+    bool same = a.enabled == b.enabled && a.factor == b.factor && a.lowFreqFactor == b.lowFreqFactor &&
+                a.highFreqFactor == b.highFreqFactor &&
+                a.originalMaxPositionEmbeddings == b.originalMaxPositionEmbeddings;
+    if (explicitOld && !same)
+      return f.error("'rope_scaling' and 'rope_parameters' describe different RoPE scaling");
+    if (root->get("rope_theta") && c.ropeTheta != fromParameters.ropeTheta)
+      return f.error("'rope_theta' and 'rope_parameters.rope_theta' differ");
+    c.ropeScaling = b;
+    c.ropeTheta = fromParameters.ropeTheta;
+  }
   QCC_RETURN_IF_ERROR(f.boolean("tie_word_embeddings", &c.tieWordEmbeddings, false));
 
   // Token ids: absent -> transformers' defaults (1, 2); null -> none.

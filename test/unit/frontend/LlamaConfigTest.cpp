@@ -253,3 +253,41 @@ TEST(LlamaConfigBad, MutationsNeverCrash) {
     }
   EXPECT_GT(failed, 1000);
 }
+
+// transformers >= 5 writes "rope_parameters" (rope_type, rope_theta and the
+// llama3 factors) instead of "rope_scaling" + "rope_theta".
+TEST(LlamaConfig, RopeParametersLayout) {
+  const std::string params = R"({"rope_type": "llama3", "rope_theta": 250000.0, "factor": 32.0,
+      "low_freq_factor": 1.0, "high_freq_factor": 4.0, "original_max_position_embeddings": 64})";
+  auto c = parse(with("rope_parameters", params, with("rope_scaling", "", with("rope_theta", ""))));
+  ASSERT_TRUE(c.isOk()) << c.message();
+  EXPECT_TRUE(c->ropeScaling.enabled);
+  EXPECT_EQ(c->ropeScaling.factor, 32.0);
+  EXPECT_EQ(c->ropeScaling.originalMaxPositionEmbeddings, 64);
+  EXPECT_EQ(c->ropeTheta, 250000.0);
+
+  auto plain = parse(with("rope_parameters", R"({"rope_type": "default", "rope_theta": 10000.0})",
+                          with("rope_scaling", "", with("rope_theta", ""))));
+  ASSERT_TRUE(plain.isOk()) << plain.message();
+  EXPECT_FALSE(plain->ropeScaling.enabled);
+  EXPECT_EQ(plain->ropeTheta, 10000.0);
+
+  // Both layouts, agreeing: fine.
+  const std::string same = R"({"rope_type": "llama3", "rope_theta": 500000.0, "factor": 8.0,
+      "low_freq_factor": 1.0, "high_freq_factor": 4.0, "original_max_position_embeddings": 8192})";
+  EXPECT_TRUE(parse(with("rope_parameters", same)).isOk());
+}
+
+TEST(LlamaConfigBad, RopeParameters) {
+  expectBad(with("rope_parameters", R"({"rope_type": "yarn", "factor": 4.0})"),
+            {"rope_parameters type 'yarn' is not supported"});
+  expectBad(with("rope_parameters", R"({"rope_type": "llama3", "rope_theta": 500000.0, "factor": 16.0,
+      "low_freq_factor": 1.0, "high_freq_factor": 4.0, "original_max_position_embeddings": 8192})"),
+            {"'rope_scaling' and 'rope_parameters' describe different RoPE scaling"});
+  expectBad(with("rope_parameters", R"({"rope_type": "llama3", "rope_theta": 10000.0, "factor": 8.0,
+      "low_freq_factor": 1.0, "high_freq_factor": 4.0, "original_max_position_embeddings": 8192})"),
+            {"'rope_theta' and 'rope_parameters.rope_theta' differ"});
+  expectBad(with("rope_parameters", R"({"rope_type": "llama3", "factor": 8.0, "low_freq_factor": 1.0,
+      "high_freq_factor": 4.0})", with("rope_scaling", "")),
+            {"missing required key 'rope_parameters.original_max_position_embeddings'"});
+}
