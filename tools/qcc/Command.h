@@ -3,6 +3,7 @@
 // can be added without touching main.cpp.
 #pragma once
 
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -22,6 +23,9 @@ const std::vector<Command> &commands();
 
 // Prints "qcc <cmd>: error: <message>" to stderr and returns 1.
 int fail(const std::string &command, const std::string &message);
+
+// A whole decimal number in [lo, hi], nothing else (no sign games, no suffix).
+bool parseIntArg(const std::string &text, int64_t lo, int64_t hi, int64_t &out);
 
 } // namespace qcc::cli
 

@@ -1,5 +1,7 @@
 #include "tools/qcc/QuantOptions.h"
 
+#include "tools/qcc/Command.h"
+
 #include <cerrno>
 #include <cstdlib>
 #include <sys/stat.h>
@@ -21,15 +23,6 @@ const char *kQuantOptionsHelp =
     "  --calib-seq-len N   tokens per calibration sequence (default 128)\n"
     "  --calib-seed N      seed of random calibration tokens (default 0)\n";
 
-static bool parseInt(const std::string &s, int64_t lo, int64_t hi, int64_t &out) {
-  if (s.empty()) return false;
-  errno = 0;
-  char *end = nullptr;
-  long long v = std::strtoll(s.c_str(), &end, 10);
-  if (errno != 0 || *end != '\0' || v < lo || v > hi) return false;
-  out = v;
-  return true;
-}
 
 bool parseQuantOption(const std::vector<std::string> &args, size_t &i, QuantizationOptions &o, bool &calibGiven,
                       std::string &error) {
@@ -62,7 +55,7 @@ bool parseQuantOption(const std::vector<std::string> &args, size_t &i, Quantizat
     if (v.empty() || *end != '\0' || !(alpha >= 0.0 && alpha <= 1.0))
       error = "--smoothquant expects an alpha in [0, 1], got '" + v + "'";
     o.smoothQuantAlpha = alpha;
-  } else if (!parseInt(v, a == "--calib-seed" ? 0 : 1, int64_t(1) << 40, n)) {
+  } else if (!qcc::cli::parseIntArg(v, a == "--calib-seed" ? 0 : 1, int64_t(1) << 40, n)) {
     error = a + " expects a positive integer, got '" + v + "'";
   } else if (a == "--group-size") o.groupSize = n;
   else if (a == "--calib-samples") o.calibSamples = n;

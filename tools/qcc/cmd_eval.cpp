@@ -42,15 +42,6 @@ const char *kUsage =
     "  reference ref_perplexity, recovery, top1_agreement, mean_kl,\n"
     "  continuation_match (greedy, --prompts prompts of 32 ids, 32 new ids each).\n";
 
-bool parseInt(const std::string &s, int64_t lo, int64_t hi, int64_t &out) {
-  if (s.empty()) return false;
-  errno = 0;
-  char *end = nullptr;
-  long long v = std::strtoll(s.c_str(), &end, 10);
-  if (errno != 0 || *end != '\0' || v < lo || v > hi) return false;
-  out = v;
-  return true;
-}
 
 bool isRegularFile(const std::string &path) {
   struct stat st;
@@ -132,11 +123,11 @@ int runEval(const std::vector<std::string> &args) {
     else if (a == "--ref") refDir = args[++i];
     else if (a == "--device") deviceText = args[++i];
     else if (a == "--seq-len") {
-      if (!parseInt(args[++i], 2, int64_t(1) << 24, seqLen)) return fail("--seq-len expects an integer >= 2, got '" + args[i] + "'");
+      if (!qcc::cli::parseIntArg(args[++i], 2, int64_t(1) << 24, seqLen)) return fail("--seq-len expects an integer >= 2, got '" + args[i] + "'");
     } else if (a == "--threads") {
-      if (!parseInt(args[++i], 1, 1024, threads)) return fail("--threads expects an integer in [1, 1024], got '" + args[i] + "'");
+      if (!qcc::cli::parseIntArg(args[++i], 1, 1024, threads)) return fail("--threads expects an integer in [1, 1024], got '" + args[i] + "'");
     } else if (a == "--prompts") {
-      if (!parseInt(args[++i], 0, 1 << 20, prompts)) return fail("--prompts expects a non-negative integer, got '" + args[i] + "'");
+      if (!qcc::cli::parseIntArg(args[++i], 0, 1 << 20, prompts)) return fail("--prompts expects a non-negative integer, got '" + args[i] + "'");
     } else if (!a.empty() && a[0] == '-') return fail("unknown option '" + a + "'");
     else if (target.empty()) target = a;
     else return fail("unexpected argument '" + a + "'");

@@ -33,15 +33,6 @@ const char *kUsage =
     "  Prints the generated ids, and the text when MODEL_DIR/tokenizer.json exists;\n"
     "  speed goes to stderr.\n";
 
-bool parseInt(const std::string &s, int64_t lo, int64_t hi, int64_t &out) {
-  if (s.empty()) return false;
-  errno = 0;
-  char *end = nullptr;
-  long long v = std::strtoll(s.c_str(), &end, 10);
-  if (errno != 0 || *end != '\0' || v < lo || v > hi) return false;
-  out = v;
-  return true;
-}
 
 bool fileExists(const std::string &p) {
   struct stat st;
@@ -70,11 +61,11 @@ int runGenerate(const std::vector<std::string> &args) {
     if (a == "--prompt-ids") promptText = args[++i], havePrompt = true;
     else if (a == "--dtype") dtypeText = args[++i];
     else if (a == "-n") {
-      if (!parseInt(args[++i], 0, 1 << 20, steps)) return fail("-n expects an integer in [0, 1048576], got '" + args[i] + "'");
+      if (!qcc::cli::parseIntArg(args[++i], 0, 1 << 20, steps)) return fail("-n expects an integer in [0, 1048576], got '" + args[i] + "'");
     } else if (a == "--seed") {
-      if (!parseInt(args[++i], 0, INT64_MAX, seed)) return fail("--seed expects a non-negative integer, got '" + args[i] + "'");
+      if (!qcc::cli::parseIntArg(args[++i], 0, INT64_MAX, seed)) return fail("--seed expects a non-negative integer, got '" + args[i] + "'");
     } else if (a == "--threads") {
-      if (!parseInt(args[++i], 1, 1024, threads)) return fail("--threads expects an integer in [1, 1024], got '" + args[i] + "'");
+      if (!qcc::cli::parseIntArg(args[++i], 1, 1024, threads)) return fail("--threads expects an integer in [1, 1024], got '" + args[i] + "'");
     } else if (a == "--temperature") {
       char *end = nullptr;
       temperature = std::strtod(args[++i].c_str(), &end);

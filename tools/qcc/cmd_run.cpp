@@ -31,15 +31,6 @@ const char *kUsage =
     "  embedded in the artifact or given. --device auto (default) uses CUDA when a\n"
     "  GPU and kernels for it exist, else the CPU, and says why on stderr.\n";
 
-bool parseInt(const std::string &s, int64_t lo, int64_t hi, int64_t &out) {
-  if (s.empty()) return false;
-  errno = 0;
-  char *end = nullptr;
-  long long v = std::strtoll(s.c_str(), &end, 10);
-  if (errno != 0 || *end != '\0' || v < lo || v > hi) return false;
-  out = v;
-  return true;
-}
 
 int runRun(const std::vector<std::string> &args) {
   auto fail = [](const std::string &m) { return qcc::cli::fail("run", m); };
@@ -64,13 +55,13 @@ int runRun(const std::vector<std::string> &args) {
     else if (a == "--device") deviceText = args[++i];
     else if (a == "--tokenizer") tokenizerPath = args[++i];
     else if (a == "-n") {
-      if (!parseInt(args[++i], 0, 1 << 20, steps)) return fail("-n expects an integer in [0, 1048576], got '" + args[i] + "'");
+      if (!qcc::cli::parseIntArg(args[++i], 0, 1 << 20, steps)) return fail("-n expects an integer in [0, 1048576], got '" + args[i] + "'");
     } else if (a == "--seed") {
-      if (!parseInt(args[++i], 0, INT64_MAX, seed)) return fail("--seed expects a non-negative integer, got '" + args[i] + "'");
+      if (!qcc::cli::parseIntArg(args[++i], 0, INT64_MAX, seed)) return fail("--seed expects a non-negative integer, got '" + args[i] + "'");
     } else if (a == "--max-seq-len") {
-      if (!parseInt(args[++i], 1, int64_t(1) << 32, maxSeqLen)) return fail("--max-seq-len expects a positive integer, got '" + args[i] + "'");
+      if (!qcc::cli::parseIntArg(args[++i], 1, int64_t(1) << 32, maxSeqLen)) return fail("--max-seq-len expects a positive integer, got '" + args[i] + "'");
     } else if (a == "--threads") {
-      if (!parseInt(args[++i], 1, 1024, threads)) return fail("--threads expects an integer in [1, 1024], got '" + args[i] + "'");
+      if (!qcc::cli::parseIntArg(args[++i], 1, 1024, threads)) return fail("--threads expects an integer in [1, 1024], got '" + args[i] + "'");
     } else if (a == "--temperature") {
       char *end = nullptr;
       temperature = std::strtod(args[++i].c_str(), &end);

@@ -2,6 +2,8 @@
 #include "tools/qcc/Command.h"
 
 #include <algorithm>
+#include <cerrno>
+#include <cstdlib>
 #include <cstdio>
 #include <cstring>
 #include <string>
@@ -23,6 +25,16 @@ const std::vector<Command> &commands() {
   std::sort(r.begin(), r.end(),
             [](const Command &a, const Command &b) { return std::strcmp(a.name, b.name) < 0; });
   return r;
+}
+
+bool parseIntArg(const std::string &text, int64_t lo, int64_t hi, int64_t &out) {
+  if (text.empty()) return false;
+  errno = 0;
+  char *end = nullptr;
+  long long v = std::strtoll(text.c_str(), &end, 10);
+  if (errno != 0 || *end != '\0' || v < lo || v > hi) return false;
+  out = v;
+  return true;
 }
 
 int fail(const std::string &command, const std::string &message) {
