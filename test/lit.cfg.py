@@ -26,3 +26,7 @@ tools = ["qcc-opt", "qcc"]
 llvm_config.add_tool_substitutions(
     [t for t in tools if os.path.exists(os.path.join(config.qcc_tools_dir, t))],
     [config.qcc_tools_dir])
+
+# One NVRTC kernel cache for the whole suite (inside the build tree), so that
+# repeated compiles of the same kernels hit it instead of re-running NVRTC.
+config.environment["QCC_CACHE_DIR"] = os.path.join(config.qcc_obj_root, "kernel-cache")
