@@ -40,7 +40,7 @@ struct LegalizeTargetPass : impl::QccLegalizeTargetBase<LegalizeTargetPass> {
     auto check = [&](Operation *op, FormatAttr format, StringRef layer) {
       std::string name = stringifyFormatKind(format.getKind()).str();
       for (const TargetInfo &t : *list) {
-        Status legal = checkFormatLegal(name, t, allowFp8WeightOnly);
+        Status legal = checkFormatLegal(name, t, allowFp8WeightOnly, format.getGroupSize());
         if (legal) continue;
         auto key = std::make_pair(name, std::string(t.name));
         auto [it, inserted] = violations.try_emplace(key, Violation{op, layer.str(), legal.message()});

@@ -51,7 +51,12 @@ Expected<std::vector<TargetInfo>> parseTargetList(const std::string &list) {
   return out;
 }
 
-Status checkFormatLegal(const std::string &format, const TargetInfo &target, bool allowFp8WeightOnly) {
+Status checkFormatLegal(const std::string &format, const TargetInfo &target, bool allowFp8WeightOnly,
+                        int64_t groupSize) {
+  if (format == "w4a16" && groupSize % kW4A16KernelGroupMultiple != 0)
+    return Status::error("w4a16 with group " + std::to_string(groupSize) + " has no CUDA kernel on " + target.name +
+                         " (the group must be a multiple of 128): use w4a16:128 or int8, or compile with "
+                         "--no-kernels for a CPU-only artifact");
   if (format == "bf16" || format == "int8" || format == "w4a16") return Status::ok();
   if (format == "fp8") {
     if (target.hasFp8TensorCores || allowFp8WeightOnly) return Status::ok();

@@ -32,6 +32,10 @@ Expected<std::vector<TargetInfo>> parseTargetList(const std::string &list);
 // Why `format` (bf16, fp8, int8, w4a16) cannot run on `target`, or ok.
 // W8A8 fp8 needs fp8 tensor cores (sm_89+); `allowFp8WeightOnly` accepts fp8
 // on older targets as e4m3 weights with bf16 math.
-Status checkFormatLegal(const std::string &format, const TargetInfo &target, bool allowFp8WeightOnly);
+// The CUDA w4a16 kernels dequantize whole 128-channel tiles, so groupSize
+// (w4a16 only; 0 otherwise) must be a multiple of 128.
+Status checkFormatLegal(const std::string &format, const TargetInfo &target, bool allowFp8WeightOnly,
+                        int64_t groupSize = 0);
+constexpr int64_t kW4A16KernelGroupMultiple = 128;
 
 } // namespace qcc

@@ -1,5 +1,7 @@
 #include "codegen/artifact/EmitArtifact.h"
 
+#include "codegen/cuda/ArtifactKernels.h"
+
 #include "dialects/qcc/QccDialect.h"
 #include "runtime/artifact/ArtifactWriter.h"
 #include "support/MappedFile.h"
@@ -120,7 +122,6 @@ Expected<EmitSummary> emitArtifact(ModuleOp module, const WeightStore &store, co
   artifact::ArtifactSpec spec;
   spec.config = config;
   spec.provenance = options.provenance;
-  for (const std::string &t : options.targets) spec.targets.push_back({t, {}});
   for (const auto &[name, layer] : order) {
     auto it = irTensors->find(name);
     if (it == irTensors->end())
@@ -161,6 +162,12 @@ Expected<EmitSummary> emitArtifact(ModuleOp module, const WeightStore &store, co
     spec.tensors.push_back(std::move(d));
   }
   QCC_RETURN_IF_ERROR(artifact::buildLlamaSchedule(spec));
+  // Every kernel the schedule needs, compiled by NVRTC for every target (cached).
+  if (!options.targets.empty()) {
+    auto kernels = cuda::compileArtifactKernels(spec, options.targets, options.fp8WeightOnly, /*cacheDir=*/"");
+    if (!kernels) return kernels.status();
+    spec.targets = std::move(*kernels);
+  }
 
   auto writer = artifact::ArtifactWriter::create(options.outputPath, spec);
   if (!writer) return writer.status();

@@ -18,7 +18,10 @@ namespace qcc {
 
 struct EmitOptions {
   std::string outputPath;
-  std::vector<std::string> targets;   // NVRTC architectures: sm_80, sm_86, sm_89, sm_90a
+  // NVRTC architectures (sm_80, sm_86, sm_89, sm_90a): every kernel of the
+  // schedule is compiled for each and stored; empty: a CPU-only artifact.
+  std::vector<std::string> targets;
+  bool fp8WeightOnly = false;         // fp8 layers on sm_80/86 as e4m3 weights, bf16 math
   artifact::Provenance provenance;
   std::string tokenizerJsonPath;      // embedded when non-empty
   // Called once per layer written (layer index, -1 for the others).

@@ -30,6 +30,7 @@ const char *kUsage =
     "  --target T          sm80, sm86, sm89, sm90 or a100, a6000, l40s, h100, h200; may be\n"
     "                      repeated or comma-separated (default sm90)\n"
     "  --fp8-weight-only   accept fp8 on targets without fp8 tensor cores (e4m3 weights, bf16 math)\n"
+    "  --no-kernels        store no CUDA kernels: a CPU-only artifact (no NVRTC needed)\n"
     "  --dtype f32|bf16    activation precision of the CPU executor used for calibration\n"
     "  --quiet             no progress lines\n";
 
@@ -88,7 +89,7 @@ int runCompile(const std::vector<std::string> &args) {
   auto fail = [](const std::string &m) { return qcc::cli::fail("compile", m); };
   std::string modelDir, output, dtype, targetList;
   qcc::QuantizationOptions options;
-  bool calibGiven = false;
+  bool calibGiven = false, noKernels = false;
   Progress progress;
   for (size_t i = 0; i < args.size(); ++i) {
     const std::string &a = args[i];
@@ -108,6 +109,7 @@ int runCompile(const std::vector<std::string> &args) {
     else if (a == "--target") targetList += (targetList.empty() ? "" : ",") + args[++i];
     else if (a == "--dtype") dtype = args[++i];
     else if (a == "--fp8-weight-only") options.fp8WeightOnly = true;
+    else if (a == "--no-kernels") noKernels = true;
     else if (a == "--quiet") progress.quiet = true;
     else if (!a.empty() && a[0] == '-') return fail("unknown option '" + a + "'");
     else if (modelDir.empty()) modelDir = a;
@@ -120,7 +122,8 @@ int runCompile(const std::vector<std::string> &args) {
   if (targetList.empty()) targetList = "sm90";
   auto targets = qcc::parseTargetList(targetList);
   if (!targets) return fail(targets.message());
-  options.targets = targetList;
+  // A CPU-only artifact needs no target legality (nothing runs on a GPU).
+  if (!noKernels) options.targets = targetList;
   if (!calibGiven) {
     std::string note = qcc::cli::defaultCalibration(options, modelDir);
     if (!note.empty()) progress.line(note);
@@ -170,7 +173,10 @@ int runCompile(const std::vector<std::string> &args) {
   t0 = Clock::now();
   qcc::EmitOptions emit;
   emit.outputPath = output;
-  for (const qcc::TargetInfo &t : *targets) emit.targets.push_back(t.gpuArch);
+  if (!noKernels)
+    for (const qcc::TargetInfo &t : *targets) emit.targets.push_back(t.gpuArch);
+  emit.fp8WeightOnly = options.fp8WeightOnly;
+  if (!noKernels) progress.line("compiling CUDA kernels for " + targetList + " (NVRTC, cached)");
   emit.provenance.qccVersion = "0.1.0";
   emit.provenance.options = options.canonical();
   emit.provenance.checkpointHash = store->checkpoint().contentHash();
