@@ -86,8 +86,7 @@ Expected<DeviceChoice> chooseDevice(Device requested, const artifact::ArtifactFi
       whyNot = "artifact has no kernels for " + probe.target + " (kernels present for: " +
                (have.empty() ? "none" : have) + ")";
     } else {
-      // The CUDA executor (runtime/cuda) plugs in here once it exists.
-      whyNot = "this qcc build has no CUDA executor yet (kernels for " + probe.target + " are present)";
+      return DeviceChoice{Device::Cuda, "using cuda: " + probe.target + " GPU and kernels for it in the artifact"};
     }
   }
   if (requested == Device::Cuda) return Status::error("--device cuda: " + whyNot);

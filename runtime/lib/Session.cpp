@@ -1,6 +1,8 @@
 #include "runtime/lib/Session.h"
 
 #include "runtime/cpu/LlamaModel.h"
+#include "runtime/cuda/CudaDevice.h"
+#include "runtime/cuda/CudaExecutor.h"
 
 #include <algorithm>
 
@@ -45,7 +47,22 @@ Expected<std::unique_ptr<Session>> Session::create(const Artifact &artifact, con
   s->device_ = choice->device;
   s->reason_ = choice->reason;
   s->vocab_ = artifact.config().vocabSize;
+  s->last_.resize(size_t(options.batch));
+  if (s->device_ == Device::Cuda) {
+    Status cuda = s->createCuda(artifact, options);
+    if (cuda) return s;
+    // Auto falls back to the CPU and says why; an explicit cuda request fails.
+    if (options.device == Device::Cuda) return cuda.withContext(artifact.path());
+    s->cudaSlots_.clear();
+    s->cudaDevice_.reset();
+    s->device_ = Device::Cpu;
+    s->reason_ = "using cpu: the CUDA executor failed: " + cuda.message();
+  }
+  QCC_RETURN_IF_ERROR(s->createCpu(artifact, options));
+  return s;
+}
 
+Status Session::createCpu(const Artifact &artifact, const SessionOptions &options) {
   cpu::ExecutorOptions eo;
   eo.numThreads = options.numThreads;
   eo.maxSeqLen = options.maxSeqLen;
@@ -53,34 +70,50 @@ Expected<std::unique_ptr<Session>> Session::create(const Artifact &artifact, con
     ArtifactWeights weights(artifact);
     auto model = cpu::LlamaModel::create(artifact.config(), weights, eo);
     if (!model) return model.status().withContext(artifact.path());
-    s->model_ = std::move(*model);
+    model_ = std::move(*model);
   }
   for (const std::string &name : artifact.quantizedLinearNames()) {
     auto q = artifact.quantizedLinear(name);
     if (!q) return q.status();
-    if (Status st = s->model_->setLinear(name, std::move(*q)); !st) return st.withContext(artifact.path());
+    if (Status st = model_->setLinear(name, std::move(*q)); !st) return st.withContext(artifact.path());
   }
-  for (int b = 0; b < options.batch; ++b) s->slots_.push_back(std::make_unique<cpu::Session>(*s->model_));
-  s->last_.resize(size_t(options.batch));
-  return s;
+  for (int b = 0; b < options.batch; ++b) slots_.push_back(std::make_unique<cpu::Session>(*model_));
+  return Status::ok();
+}
+
+Status Session::createCuda(const Artifact &artifact, const SessionOptions &options) {
+  auto device = cuda::CudaDevice::open(0);
+  if (!device) return device.status();
+  cudaDevice_ = std::move(*device);
+  cuda::CudaExecutorOptions eo;
+  eo.maxSeqLen = options.maxSeqLen;
+  for (int b = 0; b < options.batch; ++b) {
+    auto executor = cuda::CudaExecutor::create(artifact.file(), *cudaDevice_, eo);
+    if (!executor) return executor.status();
+    cudaSlots_.push_back(std::move(*executor));
+  }
+  return Status::ok();
 }
 
 Session::~Session() = default;
 
-int64_t Session::maxSeqLen() const { return model_ ? model_->maxSeqLen() : 0; }
+int64_t Session::maxSeqLen() const {
+  if (!cudaSlots_.empty()) return cudaSlots_.front()->maxSeqLen();
+  return model_ ? model_->maxSeqLen() : 0;
+}
 
 Status Session::checkSlot(int slot) const {
-  if (!model_) return Status::error("session is closed");
-  if (slot < 0 || slot >= int(slots_.size()))
-    return Status::error("slot " + std::to_string(slot) + " is out of range (batch " +
-                         std::to_string(slots_.size()) + ")");
+  size_t slots = device_ == Device::Cuda ? cudaSlots_.size() : slots_.size();
+  if (slots == 0) return Status::error("session is closed");
+  if (slot < 0 || slot >= int(slots))
+    return Status::error("slot " + std::to_string(slot) + " is out of range (batch " + std::to_string(slots) + ")");
   return Status::ok();
 }
 
 Expected<std::vector<float>> Session::prefill(const std::vector<int64_t> &tokens, int slot) {
   QCC_RETURN_IF_ERROR(checkSlot(slot));
   if (tokens.empty()) return Status::error("prefill with no tokens");
-  auto out = slots_[size_t(slot)]->prefill(tokens);
+  auto out = device_ == Device::Cuda ? cudaSlots_[size_t(slot)]->prefill(tokens) : slots_[size_t(slot)]->prefill(tokens);
   if (!out) return out.status();
   last_[size_t(slot)].assign(out->end() - vocab_, out->end());
   return out;
@@ -88,7 +121,7 @@ Expected<std::vector<float>> Session::prefill(const std::vector<int64_t> &tokens
 
 Expected<std::vector<float>> Session::decode(int64_t token, int slot) {
   QCC_RETURN_IF_ERROR(checkSlot(slot));
-  auto out = slots_[size_t(slot)]->decode(token);
+  auto out = device_ == Device::Cuda ? cudaSlots_[size_t(slot)]->decode(token) : slots_[size_t(slot)]->decode(token);
   if (!out) return out.status();
   last_[size_t(slot)] = *out;
   return out;
@@ -101,18 +134,22 @@ const std::vector<float> &Session::logits(int slot) const {
 }
 
 int64_t Session::position(int slot) const {
-  return checkSlot(slot).isOk() ? slots_[size_t(slot)]->position() : 0;
+  if (!checkSlot(slot).isOk()) return 0;
+  return device_ == Device::Cuda ? cudaSlots_[size_t(slot)]->position() : slots_[size_t(slot)]->position();
 }
 
 void Session::reset(int slot) {
   if (checkSlot(slot).isOk()) {
-    slots_[size_t(slot)]->reset();
+    if (device_ == Device::Cuda) cudaSlots_[size_t(slot)]->reset();
+    else slots_[size_t(slot)]->reset();
     last_[size_t(slot)].clear();
   }
 }
 
 void Session::close() {
   slots_.clear();
+  cudaSlots_.clear();
+  cudaDevice_.reset();
   last_.clear();
   model_.reset();
 }

@@ -12,6 +12,10 @@ namespace qcc::cpu {
 class LlamaModel;
 class Session;
 } // namespace qcc::cpu
+namespace qcc::cuda {
+class CudaDevice;
+class CudaExecutor;
+} // namespace qcc::cuda
 
 namespace qcc::rt {
 
@@ -53,8 +57,13 @@ private:
   Device device_ = Device::Cpu;
   std::string reason_;
   int64_t vocab_ = 0;
+  Status createCpu(const Artifact &artifact, const SessionOptions &options);
+  Status createCuda(const Artifact &artifact, const SessionOptions &options);
+
   std::unique_ptr<cpu::LlamaModel> model_;
-  std::vector<std::unique_ptr<cpu::Session>> slots_;
+  std::vector<std::unique_ptr<cpu::Session>> slots_;         // device Cpu
+  std::unique_ptr<cuda::CudaDevice> cudaDevice_;
+  std::vector<std::unique_ptr<cuda::CudaExecutor>> cudaSlots_; // device Cuda
   std::vector<std::vector<float>> last_; // [batch][V]
 };
 

@@ -204,6 +204,16 @@ TEST(Device, ParseAndChoose) {
   ASSERT_TRUE(c.isOk());
   EXPECT_EQ(c->device, rt::Device::Cpu);
 
+  // A GPU whose kernels the artifact carries: auto and cuda both pick it.
+  rt::CudaProbe a100;
+  a100.usable = true, a100.ccMajor = 8, a100.target = "sm_80";
+  for (rt::Device d : {rt::Device::Auto, rt::Device::Cuda}) {
+    c = rt::chooseDevice(d, **f, a100);
+    ASSERT_TRUE(c.isOk()) << c.message();
+    EXPECT_EQ(c->device, rt::Device::Cuda);
+    EXPECT_EQ(c->reason, "using cuda: sm_80 GPU and kernels for it in the artifact");
+  }
+
   // This machine's real probe: whatever it finds, auto never fails.
   rt::CudaProbe real = rt::probeCuda();
   c = rt::chooseDevice(rt::Device::Auto, **f);
