@@ -7,6 +7,10 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 build=${1:?usage: fuzz/run.sh MAIN_BUILD_DIR [SECONDS] [WORK_DIR]}
 seconds=${2:-300}
 work=${3:-/tmp/qcc-fuzz}
+# libFuzzer ships in clang's runtime package (Debian: libclang-rt-14-dev).
+if ! ls /usr/lib/llvm-14/lib/clang/*/lib/linux/libclang_rt.fuzzer-x86_64.a >/dev/null 2>&1; then
+  apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q clang libclang-rt-14-dev
+fi
 maker=$(find "$build" -name qcc-make-test-artifact -type f -perm -u+x | head -1)
 [ -n "$maker" ] || { echo "fuzz/run.sh: build qcc-make-test-artifact in $build first" >&2; exit 1; }
 
