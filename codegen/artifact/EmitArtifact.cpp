@@ -165,7 +165,8 @@ Expected<EmitSummary> emitArtifact(ModuleOp module, const WeightStore &store, co
   // Every kernel the schedule needs, compiled by NVRTC for every target (cached).
   if (!options.targets.empty()) {
     auto kernels = cuda::compileArtifactKernels(spec, options.targets, options.fp8WeightOnly, /*cacheDir=*/"");
-    if (!kernels) return kernels.status();
+    if (!kernels)
+      return Status::error(kernels.message() + " (compile with --no-kernels for an artifact that runs on the CPU only)");
     spec.targets = std::move(*kernels);
   }
 
