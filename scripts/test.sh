@@ -20,8 +20,10 @@ fi
 echo "build: $(( $(date +%s) - start )) s"
 
 # GoogleTest executables (ctest label `gpu` ones skip cleanly without a device).
+# Each writes an XML report, so the summary can count individual tests.
 ctest_log="$build/ctest.log"
-(cd "$build" && ctest --output-on-failure -j "$jobs" 2>&1) | tee "$ctest_log"
+rm -rf "$build/gtest-xml" && mkdir -p "$build/gtest-xml"
+(cd "$build" && GTEST_OUTPUT="xml:$build/gtest-xml/" ctest --output-on-failure -j "$jobs" 2>&1) | tee "$ctest_log"
 ctest_total=$(sed -n 's/.*tests passed, \([0-9]*\) tests failed out of \([0-9]*\).*/\2/p' "$ctest_log" | tail -1)
 ctest_failed=$(sed -n 's/.*tests passed, \([0-9]*\) tests failed out of \([0-9]*\).*/\1/p' "$ctest_log" | tail -1)
 ctest_total=${ctest_total:-0}; ctest_failed=${ctest_failed:-0}
@@ -37,9 +39,31 @@ lit_failed=$(grep -E '^ *(Failed|Unresolved|Timed Out|Unexpectedly Passed) *:' "
 lit_passed=${lit_passed:-0}; lit_failed=${lit_failed:-0}
 if [ "$lit_rc" -ne 0 ] && [ "$lit_failed" -eq 0 ]; then lit_failed=1; fi
 
-passed=$(( ctest_total - ctest_failed + lit_passed ))
-failed=$(( ctest_failed + lit_failed ))
-echo "ctest: $(( ctest_total - ctest_failed )) of $ctest_total executables passed; lit: $lit_passed passed, $lit_failed failed"
+# Individual GoogleTest cases from the XML reports: run, failed, skipped.
+read -r gt_run gt_failed gt_skipped < <(python3 - "$build/gtest-xml" <<'PY'
+import glob, sys, xml.etree.ElementTree as ET
+run = failed = skipped = 0
+for f in glob.glob(sys.argv[1] + "/*.xml"):
+    for case in ET.parse(f).getroot().iter("testcase"):
+        if case.get("status") == "notrun":
+            continue
+        run += 1
+        if case.find("failure") is not None:
+            failed += 1
+        elif case.find("skipped") is not None or case.get("result") == "skipped":
+            skipped += 1
+print(run, failed, skipped)
+PY
+)
+gt_run=${gt_run:-0}; gt_failed=${gt_failed:-0}; gt_skipped=${gt_skipped:-0}
+# A crashed executable writes no report: count it as one failure.
+unit_failed=$(( gt_failed > ctest_failed ? gt_failed : ctest_failed ))
+
+passed=$(( gt_run - gt_failed - gt_skipped + lit_passed ))
+failed=$(( unit_failed + lit_failed ))
+echo "ctest: $(( ctest_total - ctest_failed )) of $ctest_total executables passed"
+echo "googletest: $gt_run tests, $gt_failed failed, $gt_skipped skipped (GPU tests skip without a device)"
+echo "lit: $lit_passed passed, $lit_failed failed"
 echo "total time: $(( $(date +%s) - start )) s"
-echo "$passed passed, $failed failed"
+echo "$passed passed, $failed failed, $gt_skipped skipped"
 [ "$failed" -eq 0 ]
