@@ -10,6 +10,7 @@
 #include <algorithm>
 #include <cstring>
 #include <mutex>
+#include <thread>
 
 namespace qcc {
 
@@ -21,30 +22,34 @@ const TensorRef *WeightStore::find(const std::string &name) const {
   return checkpoint_->find(name);
 }
 
-std::vector<float> WeightStore::readFloat(const std::string &name) const {
-  const TensorRef *t = find(name);
-  if (!t) return {};
-  const int64_t n = t->numel();
-  std::vector<float> out(static_cast<size_t>(n));
-  const uint8_t *bytes = static_cast<const uint8_t *>(t->data);
-  for (int64_t i = 0; i < n; ++i) {
-    switch (t->dtype) {
-    case DType::F32: std::memcpy(&out[i], bytes + 4 * i, 4); break;
+// Converts elements [begin, end) of a float tensor to fp32 (bf16 and f16 are exact in fp32).
+static void convertToFloat(const TensorRef &t, int64_t begin, int64_t end, float *out) {
+  const uint8_t *bytes = static_cast<const uint8_t *>(t.data);
+  for (int64_t i = begin; i < end; ++i, ++out) {
+    switch (t.dtype) {
+    case DType::F32: std::memcpy(out, bytes + 4 * i, 4); break;
     case DType::BF16: {
       uint16_t b;
       std::memcpy(&b, bytes + 2 * i, 2);
-      out[i] = formats::bf16ToFloat(b);
+      *out = formats::bf16ToFloat(b);
       break;
     }
     case DType::F16: {
       uint16_t h;
       std::memcpy(&h, bytes + 2 * i, 2);
-      out[i] = formats::f16ToFloat(h);
+      *out = formats::f16ToFloat(h);
       break;
     }
-    default: return {}; // the checkpoint reader admits only float weights
+    default: *out = 0; break; // the checkpoint reader admits only float weights
     }
   }
+}
+
+std::vector<float> WeightStore::readFloat(const std::string &name) const {
+  const TensorRef *t = find(name);
+  if (!t || (t->dtype != DType::F32 && t->dtype != DType::BF16 && t->dtype != DType::F16)) return {};
+  std::vector<float> out(static_cast<size_t>(t->numel()));
+  convertToFloat(*t, 0, t->numel(), out.data());
   return out;
 }
 
@@ -77,6 +82,41 @@ bool WeightStore::hasQuantized(const std::string &name) const {
   return quantized_.count(name) || recipes_.count(name);
 }
 
+// Round-to-nearest of W[N, K] (every rule is per row: per-channel scales, or
+// groups inside a row), split over the cores in blocks of whole rows; the
+// blocks' codes and scales are concatenated, so the result does not depend on
+// the split.
+static Expected<formats::QuantizedLinear> quantizeRowsInParallel(const TensorRef &w, const formats::FormatSpec &spec,
+                                                                 bool mseClip) {
+  const int64_t N = w.shape[0], K = w.shape[1];
+  const int64_t threads = std::max<int64_t>(1, std::min<int64_t>(std::thread::hardware_concurrency(), N / 64));
+  const int64_t rowsPer = (N + threads - 1) / threads;
+  std::vector<formats::QuantizedLinear> parts(static_cast<size_t>(threads));
+  std::vector<Status> status(static_cast<size_t>(threads), Status::ok());
+  auto work = [&](int64_t t) {
+    const int64_t r0 = t * rowsPer, r1 = std::min(N, r0 + rowsPer);
+    if (r0 >= r1) return;
+    std::vector<float> rows(static_cast<size_t>((r1 - r0) * K)); // [r1 - r0, K]
+    convertToFloat(w, r0 * K, r1 * K, rows.data());
+    auto q = quant::quantizeRtn(rows.data(), r1 - r0, K, spec, mseClip);
+    if (!q) status[size_t(t)] = q.status();
+    else parts[size_t(t)] = std::move(*q);
+  };
+  std::vector<std::thread> pool;
+  for (int64_t t = 1; t < threads; ++t) pool.emplace_back(work, t);
+  work(0);
+  for (std::thread &th : pool) th.join();
+  for (const Status &st : status)
+    if (!st) return st;
+  formats::QuantizedLinear out = std::move(parts[0]);
+  out.outFeatures = N;
+  for (size_t t = 1; t < parts.size(); ++t) {
+    out.weights.insert(out.weights.end(), parts[t].weights.begin(), parts[t].weights.end());
+    out.scales.insert(out.scales.end(), parts[t].scales.begin(), parts[t].scales.end());
+  }
+  return out;
+}
+
 Expected<formats::QuantizedLinear> WeightStore::quantizedLinear(const std::string &name) const {
   if (auto it = quantized_.find(name); it != quantized_.end()) return it->second;
   auto it = recipes_.find(name);
@@ -84,11 +124,10 @@ Expected<formats::QuantizedLinear> WeightStore::quantizedLinear(const std::strin
   const TensorRef *source = find(it->second.source);
   if (!source || source->shape.size() != 2)
     return Status::error("no 2-d weight '" + it->second.source + "' to quantize");
-  std::vector<float> w = readFloat(it->second.source);
+  auto q = quantizeRowsInParallel(*source, it->second.spec, it->second.mseClip);
   // Streamed once: keep the resident set small. Only file-backed pages may be
   // dropped (an overlay tensor lives on the heap).
   if (source == checkpoint_->find(it->second.source)) releasePages(source->data, source->byteSize());
-  auto q = quant::quantizeRtn(w.data(), source->shape[0], source->shape[1], it->second.spec, it->second.mseClip);
   if (!q) return q.status().withContext(name);
   return std::move(*q);
 }
