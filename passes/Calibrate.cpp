@@ -30,6 +30,8 @@ struct CalibratePass : impl::QccCalibrateBase<CalibratePass> {
     CalibrationSpec spec{source, samples, seqLen, seed};
     auto data = loadCalibrationSamples(spec, (*store)->config());
     if (!data) return fail(data.message());
+    setCalibrationSpec(module, spec);
+    if (!collectRanges) return;
     auto model = (*store)->buildExecutor(executorOptionsFor(module));
     if (!model) return fail(model.message());
 
@@ -53,7 +55,6 @@ struct CalibratePass : impl::QccCalibrateBase<CalibratePass> {
     auto &absMax = (*store)->activationAbsMax();
     absMax.clear();
     for (auto &[name, s] : stats) absMax[name] = s.absMax();
-    setCalibrationSpec(module, spec);
   }
 };
 

@@ -74,6 +74,8 @@ def QccCalibrate : Pass<"qcc-calibrate", "::mlir::ModuleOp"> {
     Option<"samples", "samples", "int64_t", /*default=*/"32", "number of sequences">,
     Option<"seqLen", "seq-len", "int64_t", /*default=*/"128", "tokens per sequence (longer lines are cut)">,
     Option<"seed", "seed", "uint64_t", /*default=*/"0", "seed of the random tokens">,
+    Option<"collectRanges", "collect-ranges", "bool", /*default=*/"true",
+           "run the model to collect activation ranges (only SmoothQuant needs them)">,
   ];
 }
 

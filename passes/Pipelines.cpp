@@ -33,7 +33,8 @@ void buildQuantizationPipeline(mlir::OpPassManager &pm, const QuantizationOption
   if (!o.targets.empty())
     pm.addPass(createQccLegalizeTarget(QccLegalizeTargetOptions{o.targets, o.fp8WeightOnly}));
   if (o.needsCalibration())
-    pm.addPass(createQccCalibrate(QccCalibrateOptions{o.calibSource, o.calibSamples, o.calibSeqLen, o.calibSeed}));
+    pm.addPass(createQccCalibrate(QccCalibrateOptions{o.calibSource, o.calibSamples, o.calibSeqLen, o.calibSeed,
+                                                      /*collectRanges=*/o.smoothQuantAlpha.has_value()}));
   if (o.smoothQuantAlpha)
     pm.addPass(createQccFoldSmoothQuant(QccFoldSmoothQuantOptions{*o.smoothQuantAlpha}));
   QccQuantizeWeightsOptions quantize;

@@ -54,7 +54,7 @@ TEST(SmoothQuant, FoldingKeepsLogits) {
   std::vector<float> qBefore = store->readFloat("model.layers.1.self_attn.q_proj.weight");
 
   mlir::PassManager pm(&context);
-  pm.addPass(createQccCalibrate(QccCalibrateOptions{"random", 4, 32, 3}));
+  pm.addPass(createQccCalibrate(QccCalibrateOptions{"random", 4, 32, 3, true}));
   pm.addPass(createQccFoldSmoothQuant(QccFoldSmoothQuantOptions{0.5}));
   ASSERT_TRUE(mlir::succeeded(pm.run(**module)));
 
