@@ -377,7 +377,7 @@ void LlamaModel::forwardLayer(int layer, float *hidden, int64_t T, int64_t pos0,
       for (int64_t j = 0; j < Dh; ++j) att[t * qDim + h * Dh + j] = round(acc[j] / sum);
     }
   };
-  if (T * H * (pos0 + T) * Dh < (int64_t(1) << 15)) attend(0, T * H);
+  if (T * H * (pos0 + T) * Dh < (int64_t(1) << 18)) attend(0, T * H); // small: not worth waking the pool
   else pool.parallelFor(T * H, attend);
 
   std::vector<float> o(static_cast<size_t>(T * D)); // [T, D]
