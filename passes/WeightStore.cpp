@@ -169,6 +169,11 @@ void WeightStore::attach(mlir::ModuleOp module, std::shared_ptr<WeightStore> sto
   registry().attached[module.getOperation()] = std::move(store);
 }
 
+void WeightStore::detach(mlir::ModuleOp module) {
+  std::lock_guard<std::mutex> lock(registry().mutex);
+  registry().attached.erase(module.getOperation());
+}
+
 Expected<std::shared_ptr<WeightStore>> WeightStore::forModule(mlir::ModuleOp module) {
   Registry &r = registry();
   std::lock_guard<std::mutex> lock(r.mutex);

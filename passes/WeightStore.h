@@ -65,6 +65,9 @@ public:
   // `qcc.checkpoint` attribute (cached per process and path).
   static Expected<std::shared_ptr<WeightStore>> forModule(mlir::ModuleOp module);
   static void attach(mlir::ModuleOp module, std::shared_ptr<WeightStore> store);
+  // Forgets `module` (call before destroying it, so a later module at the same
+  // address cannot find this store).
+  static void detach(mlir::ModuleOp module);
 
 private:
   struct DenseEntry {

@@ -2,6 +2,9 @@
 
 #include "tools/qcc/Command.h"
 
+#include "frontends/llama/Importer.h"
+#include "passes/Passes.h"
+
 #include <cerrno>
 #include <cstdlib>
 #include <sys/stat.h>
@@ -62,6 +65,23 @@ bool parseQuantOption(const std::vector<std::string> &args, size_t &i, Quantizat
   else if (a == "--calib-seq-len") o.calibSeqLen = n;
   else if (a == "--calib-seed") o.calibSeed = static_cast<uint64_t>(n);
   return true;
+}
+
+Expected<ImportedModel> importWithStore(const std::string &modelDir, const std::string &activationDtype) {
+  auto checkpoint = Checkpoint::open(modelDir);
+  if (!checkpoint) return checkpoint.status();
+  ImportedModel m;
+  m.store = std::make_shared<WeightStore>(std::move(*checkpoint));
+  mlir::DialectRegistry registry;
+  registerQccDialects(registry);
+  m.context = std::make_unique<mlir::MLIRContext>(registry);
+  ImportOptions options;
+  options.activationDtype = activationDtype;
+  auto module = importLlama(*m.context, m.store->checkpoint(), options);
+  if (!module) return module.status();
+  m.module = std::move(*module);
+  WeightStore::attach(*m.module, m.store);
+  return m;
 }
 
 std::string defaultCalibration(QuantizationOptions &o, const std::string &modelDir) {

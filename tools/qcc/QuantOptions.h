@@ -3,6 +3,13 @@
 #pragma once
 
 #include "passes/Pipelines.h"
+#include "passes/WeightStore.h"
+
+#include "mlir/IR/BuiltinOps.h"
+#include "mlir/IR/MLIRContext.h"
+#include "mlir/IR/OwningOpRef.h"
+
+#include <memory>
 
 #include <string>
 #include <vector>
@@ -16,6 +23,23 @@ extern const char *kQuantOptionsHelp;
 // returns false when args[i] is not one of them. Errors go to `error`.
 bool parseQuantOption(const std::vector<std::string> &args, size_t &i, QuantizationOptions &options,
                       bool &calibGiven, std::string &error);
+
+// A checkpoint imported into qcc IR, with its weight store attached: what the
+// quantization pipeline runs on. Members are destroyed module first.
+struct ImportedModel {
+  std::unique_ptr<mlir::MLIRContext> context;
+  mlir::OwningOpRef<mlir::ModuleOp> module;
+  std::shared_ptr<WeightStore> store;
+
+  ImportedModel() = default;
+  ImportedModel(ImportedModel &&) = default;
+  ImportedModel &operator=(ImportedModel &&) = default;
+  ~ImportedModel() {
+    if (module) WeightStore::detach(*module);
+  }
+};
+// activationDtype: "f32", "bf16" or "" for the checkpoint's own.
+Expected<ImportedModel> importWithStore(const std::string &modelDir, const std::string &activationDtype);
 
 // When calibration is needed and no --calib was given: MODEL_DIR/calib.ids if
 // the model folder has one, else random tokens. Returns a note for the user.

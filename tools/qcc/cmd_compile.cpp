@@ -133,17 +133,11 @@ int runCompile(const std::vector<std::string> &args) {
   std::vector<std::pair<std::string, double>> stages;
 
   auto t0 = Clock::now();
-  auto checkpoint = qcc::Checkpoint::open(modelDir);
-  if (!checkpoint) return fail(checkpoint.message());
-  auto store = std::make_shared<qcc::WeightStore>(std::move(*checkpoint));
-  mlir::DialectRegistry registry;
-  qcc::registerQccDialects(registry);
-  mlir::MLIRContext context(registry);
-  qcc::ImportOptions importOptions;
-  importOptions.activationDtype = dtype;
-  auto module = qcc::importLlama(context, store->checkpoint(), importOptions);
-  if (!module) return fail(module.message());
-  qcc::WeightStore::attach(**module, store);
+  auto imported = qcc::cli::importWithStore(modelDir, dtype);
+  if (!imported) return fail(imported.message());
+  mlir::MLIRContext &context = *imported->context;
+  mlir::OwningOpRef<mlir::ModuleOp> &module = imported->module;
+  std::shared_ptr<qcc::WeightStore> store = imported->store;
   stages.push_back({"import", secondsSince(t0)});
   progress.line("imported " + modelDir + " (" + std::to_string(store->config().numLayers) + " layers)");
   store->progress = [&](const std::string &stage, int64_t layer, int64_t layers) {
@@ -168,7 +162,7 @@ int runCompile(const std::vector<std::string> &args) {
   mlir::PassManager pm(&context);
   pm.addInstrumentation(std::make_unique<StageTimer>(progress, stages));
   qcc::buildQuantizationPipeline(pm, options);
-  if (mlir::failed(pm.run(**module))) return 1; // the pass reported why
+  if (mlir::failed(pm.run(*module))) return 1; // the pass reported why
 
   t0 = Clock::now();
   qcc::EmitOptions emit;
@@ -186,7 +180,7 @@ int runCompile(const std::vector<std::string> &args) {
   struct stat st;
   if (::stat((modelDir + "/tokenizer.json").c_str(), &st) == 0) emit.tokenizerJsonPath = modelDir + "/tokenizer.json";
   emit.onLayerWritten = [&](int64_t layer) { progress.layer("write", layer, store->config().numLayers); };
-  auto summary = qcc::emitArtifact(**module, *store, emit);
+  auto summary = qcc::emitArtifact(*module, *store, emit);
   if (!summary) return fail(summary.message());
   stages.push_back({"write", secondsSince(t0)});
 

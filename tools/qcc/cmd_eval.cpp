@@ -192,17 +192,11 @@ int runEval(const std::vector<std::string> &args) {
       std::string note = qcc::cli::defaultCalibration(quant, target);
       if (!note.empty()) std::fprintf(stderr, "qcc eval: %s\n", note.c_str());
     }
-    auto ckpt = qcc::Checkpoint::open(target);
-    if (!ckpt) return fail(ckpt.message());
-    store = std::make_shared<qcc::WeightStore>(std::move(*ckpt));
-    mlir::DialectRegistry registry;
-    qcc::registerQccDialects(registry);
-    mlir::MLIRContext context(registry);
-    qcc::ImportOptions importOptions;
-    importOptions.activationDtype = dtypeText;
-    auto module = qcc::importLlama(context, store->checkpoint(), importOptions);
-    if (!module) return fail(module.message());
-    qcc::WeightStore::attach(**module, store);
+    auto imported = qcc::cli::importWithStore(target, dtypeText);
+    if (!imported) return fail(imported.message());
+    mlir::MLIRContext &context = *imported->context;
+    mlir::OwningOpRef<mlir::ModuleOp> &module = imported->module;
+    store = imported->store;
     mlir::ScopedDiagnosticHandler diagnostics(&context, [&](mlir::Diagnostic &d) {
       std::string text;
       llvm::raw_string_ostream os(text);
@@ -214,8 +208,8 @@ int runEval(const std::vector<std::string> &args) {
     auto t0 = std::chrono::steady_clock::now();
     mlir::PassManager pm(&context);
     qcc::buildQuantizationPipeline(pm, quant);
-    if (mlir::failed(pm.run(**module))) return 1;
-    qcc::cpu::ExecutorOptions opts = qcc::executorOptionsFor(**module);
+    if (mlir::failed(pm.run(*module))) return 1;
+    qcc::cpu::ExecutorOptions opts = qcc::executorOptionsFor(*module);
     opts.numThreads = execOptions.numThreads;
     opts.maxSeqLen = execOptions.maxSeqLen;
     auto m = store->buildExecutor(opts);
