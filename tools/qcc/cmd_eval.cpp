@@ -2,6 +2,7 @@
 // against the bf16 model (see Evaluate.h for the measures).
 #include "tools/qcc/Command.h"
 #include "tools/qcc/Evaluate.h"
+#include "tools/qcc/Generation.h"
 #include "tools/qcc/QuantOptions.h"
 
 #include "frontends/llama/Checkpoint.h"
@@ -48,23 +49,12 @@ bool isRegularFile(const std::string &path) {
   return ::stat(path.c_str(), &st) == 0 && S_ISREG(st.st_mode);
 }
 
-// `n` greedy ids after `prompt`, through a session's prefill and decode.
-qcc::Expected<std::vector<int64_t>> greedy(
-    const std::vector<int64_t> &prompt, int64_t n, int64_t V,
-    const std::function<qcc::Expected<std::vector<float>>(const std::vector<int64_t> &)> &prefill,
-    const std::function<qcc::Expected<std::vector<float>>(int64_t)> &decode) {
-  if (n <= 0) return std::vector<int64_t>{};
-  auto logits = prefill(prompt); // [T, V]
-  if (!logits) return logits.status();
-  std::vector<int64_t> out;
-  int64_t next = qcc::cpu::argmax(logits->data() + (prompt.size() - 1) * V, V);
-  while (true) {
-    out.push_back(next);
-    if (int64_t(out.size()) >= n) return out;
-    auto step = decode(next); // [V]
-    if (!step) return step.status();
-    next = qcc::cpu::argmax(step->data(), V);
-  }
+// `n` greedy ids after `prompt` (end-of-sequence ids do not stop it).
+qcc::Expected<std::vector<int64_t>> greedy(const std::vector<int64_t> &prompt, int64_t n, int64_t V,
+                                           const qcc::cli::PrefillFn &prefill, const qcc::cli::DecodeFn &decode) {
+  qcc::cli::SamplingOptions greedyOptions;
+  greedyOptions.steps = n;
+  return qcc::cli::generateTokens(prompt, V, greedyOptions, prefill, decode);
 }
 
 EvalModel fromExecutor(const qcc::cpu::LlamaModel &model) {

@@ -4,6 +4,7 @@
 // of the prompt, then decode steps. Prints the generated ids, and the text
 // (prompt + generation) when the folder has a tokenizer.json.
 #include "tools/qcc/Command.h"
+#include "tools/qcc/Generation.h"
 
 #include "frontends/llama/Checkpoint.h"
 #include "frontends/llama/TokenIds.h"
@@ -114,27 +115,19 @@ int runGenerate(const std::vector<std::string> &args) {
 
   using Clock = std::chrono::steady_clock;
   qcc::cpu::Session session(**model);
-  auto t0 = Clock::now();
-  auto logits = session.prefill(prompt);
-  if (!logits) return fail(logits.message());
-  auto t1 = Clock::now();
-  const int64_t V = config.vocabSize;
-  std::vector<float> last(logits->end() - V, logits->end()); // [V]
-  std::mt19937_64 rng(static_cast<uint64_t>(seed));
-  std::vector<int64_t> generated;
-  int64_t decodeSteps = 0;
-  for (int64_t step = 0; step < steps; ++step) {
-    int64_t next = qcc::cpu::sampleToken(last.data(), V, temperature, rng);
-    generated.push_back(next);
-    const auto &eos = config.eosTokenIds;
-    if (!ignoreEos && std::find(eos.begin(), eos.end(), next) != eos.end()) break;
-    if (step + 1 == steps) break; // the last id needs no forward pass
-    auto out = session.decode(next);
-    if (!out) return fail(out.message());
-    last = std::move(*out);
-    ++decodeSteps;
-  }
+  qcc::cli::SamplingOptions sampling;
+  sampling.steps = steps;
+  sampling.temperature = temperature;
+  sampling.seed = static_cast<uint64_t>(seed);
+  if (!ignoreEos) sampling.stopIds = config.eosTokenIds;
+  auto t0 = Clock::now(), t1 = t0;
+  auto result = qcc::cli::generateTokens(
+      prompt, config.vocabSize, sampling, [&](const std::vector<int64_t> &p) { return session.prefill(p); },
+      [&](int64_t id) { return session.decode(id); }, [&] { t1 = Clock::now(); });
+  if (!result) return fail(result.message());
   auto t2 = Clock::now();
+  const std::vector<int64_t> &generated = *result;
+  const int64_t decodeSteps = generated.empty() ? 0 : int64_t(generated.size()) - 1;
 
   std::string ids;
   for (int64_t id : generated) ids += (ids.empty() ? "" : " ") + std::to_string(id);

@@ -4,6 +4,7 @@
 // Generates with the runtime API (qcc::rt); prints the ids, and the text when
 // a tokenizer is known (embedded in the artifact or given).
 #include "tools/qcc/Command.h"
+#include "tools/qcc/Generation.h"
 
 #include "frontends/llama/TokenIds.h"
 #include "frontends/llama/Tokenizer.h"
@@ -17,7 +18,6 @@
 #include <cstdio>
 #include <cstdlib>
 #include <optional>
-#include <random>
 
 namespace {
 
@@ -110,21 +110,16 @@ int runRun(const std::vector<std::string> &args) {
   std::fprintf(stderr, "qcc run: device %s (%s)\n", qcc::rt::deviceName((*session)->device()),
                (*session)->deviceReason().c_str());
 
-  auto logits = (*session)->prefill(*prompt);
-  if (!logits) return fail(logits.message());
-  std::mt19937_64 rng(static_cast<uint64_t>(seed));
-  const int64_t V = config.vocabSize;
-  std::vector<int64_t> generated;
-  for (int64_t step = 0; step < steps; ++step) {
-    const std::vector<float> &last = (*session)->logits();
-    int64_t next = qcc::cpu::sampleToken(last.data(), V, temperature, rng);
-    generated.push_back(next);
-    const auto &eos = config.eosTokenIds;
-    if (!ignoreEos && std::find(eos.begin(), eos.end(), next) != eos.end()) break;
-    if (step + 1 == steps) break; // the last id needs no forward pass
-    auto out = (*session)->decode(next);
-    if (!out) return fail(out.message());
-  }
+  qcc::cli::SamplingOptions sampling;
+  sampling.steps = steps;
+  sampling.temperature = temperature;
+  sampling.seed = static_cast<uint64_t>(seed);
+  if (!ignoreEos) sampling.stopIds = config.eosTokenIds;
+  auto result = qcc::cli::generateTokens(
+      *prompt, config.vocabSize, sampling, [&](const std::vector<int64_t> &p) { return (*session)->prefill(p); },
+      [&](int64_t id) { return (*session)->decode(id); });
+  if (!result) return fail(result.message());
+  const std::vector<int64_t> &generated = *result;
 
   std::string ids;
   for (int64_t id : generated) ids += (ids.empty() ? "" : " ") + std::to_string(id);

@@ -1,0 +1,32 @@
+#include "tools/qcc/Generation.h"
+
+#include "runtime/cpu/Sampling.h"
+
+#include <algorithm>
+#include <random>
+
+namespace qcc::cli {
+
+Expected<std::vector<int64_t>> generateTokens(const std::vector<int64_t> &prompt, int64_t V,
+                                              const SamplingOptions &o, const PrefillFn &prefill,
+                                              const DecodeFn &decode, const std::function<void()> &afterPrefill) {
+  std::vector<int64_t> generated;
+  if (o.steps <= 0) return generated;
+  auto logits = prefill(prompt); // [T, V]
+  if (!logits) return logits.status();
+  if (afterPrefill) afterPrefill();
+  std::vector<float> last(logits->end() - V, logits->end()); // [V]
+  std::mt19937_64 rng(o.seed);
+  while (true) {
+    int64_t next = cpu::sampleToken(last.data(), V, o.temperature, rng);
+    generated.push_back(next);
+    if (std::find(o.stopIds.begin(), o.stopIds.end(), next) != o.stopIds.end()) break;
+    if (int64_t(generated.size()) == o.steps) break; // the last id needs no forward pass
+    auto out = decode(next); // [V]
+    if (!out) return out.status();
+    last = std::move(*out);
+  }
+  return generated;
+}
+
+} // namespace qcc::cli

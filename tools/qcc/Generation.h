@@ -1,0 +1,32 @@
+// The token loop shared by `qcc generate`, `qcc run` and `qcc eval`'s greedy
+// continuations: prefill the prompt, then pick and decode one id at a time.
+#pragma once
+
+#include "support/Status.h"
+
+#include <cstdint>
+#include <functional>
+#include <vector>
+
+namespace qcc::cli {
+
+struct SamplingOptions {
+  int64_t steps = 64;              // ids to generate at most
+  double temperature = 0;          // <= 0: greedy (argmax)
+  uint64_t seed = 0;               // for temperature > 0
+  std::vector<int64_t> stopIds;    // stop after emitting one of these (end of sequence)
+};
+
+// prefill(prompt) -> logits [T, V]; decode(id) -> logits [V].
+using PrefillFn = std::function<Expected<std::vector<float>>(const std::vector<int64_t> &)>;
+using DecodeFn = std::function<Expected<std::vector<float>>(int64_t)>;
+
+// The generated ids (the prompt excluded). The last id gets no forward pass,
+// so a run of n ids costs one prefill and n - 1 decode steps. `afterPrefill`
+// (may be empty) is called once the prompt's logits exist (for timing).
+Expected<std::vector<int64_t>> generateTokens(const std::vector<int64_t> &prompt, int64_t vocabSize,
+                                              const SamplingOptions &options, const PrefillFn &prefill,
+                                              const DecodeFn &decode,
+                                              const std::function<void()> &afterPrefill = {});
+
+} // namespace qcc::cli
