@@ -112,7 +112,7 @@ static Status checkSpec(const KernelSpec &s, const GpuTarget &target) {
     if (t.wgmma) {
       if (!target.hasWgmma) return specError(s, std::string("wgmma needs sm_90a, target is ") + target.name);
       if (!wgmmaSupports(s.format, s.k))
-        return specError(s, "the wgmma kernel takes bf16/int8/fp8 with k a multiple of 128 bytes");
+        return specError(s, "the wgmma kernel takes bf16/int8/fp8 with k a multiple of 128 bytes, or w4a16");
       return Status::ok();
     }
     if (t.mTiles < 1 || t.mTiles > 4 || t.nTiles < 1 || t.nTiles > 8 || t.warpsN < 1 || t.kSplit < 1 ||
@@ -186,7 +186,7 @@ Expected<GeneratedKernel> generateKernel(const KernelSpec &s, const GpuTarget &t
             "    const bf16 *residual, bf16 *out, int M) {\n";
     if (t.wgmma) {
       entry += "  qcc_gemm_wgmma<" + str(int(s.format)) + ", " + str(s.n) + ", " + str(s.k) + ", " +
-               (s.residual ? "true" : "false") + ">(A, W, tokscale, chscale, residual, out, M);\n}\n";
+               str(s.group) + ", " + (s.residual ? "true" : "false") + ">(A, W, tokscale, chscale, residual, out, M);\n}\n";
       break;
     }
     entry += "  qcc_gemm<" + str(int(s.format)) + ", " + str(s.n) + ", " + str(s.k) + ", " + str(s.group) + ", " +

@@ -50,12 +50,16 @@ int gemmKChunk(GemmFormat f) {
 }
 
 bool wgmmaSupports(GemmFormat f, int64_t K) {
-  const int64_t bytes = K * (f == GemmFormat::BF16 ? 2 : 1);
-  return (f == GemmFormat::BF16 || f == GemmFormat::INT8 || f == GemmFormat::FP8) && bytes % 128 == 0;
+  switch (f) {
+  case GemmFormat::BF16: return (2 * K) % 128 == 0;
+  case GemmFormat::INT8: case GemmFormat::FP8: return K % 128 == 0;
+  case GemmFormat::W4A16: return K % 128 == 0; // one packed k block per stage
+  default: return false;
+  }
 }
 
-int64_t gemmSharedBytes(const GemmTile &t, GemmFormat) {
-  if (t.wgmma) return 4 * 128 * 32; // the staged W tile
+int64_t gemmSharedBytes(const GemmTile &t, GemmFormat f) {
+  if (t.wgmma) return (f == GemmFormat::W4A16 ? 8 : 4) * 128 * 32; // the staged W tile (bf16 codes for w4a16)
   if (t.kSplit <= 1) return 0;
   return int64_t(t.kSplit - 1) * t.warpsN * t.mTiles * t.nTiles * 4 * 32 * 4; // f32 or s32 partials
 }

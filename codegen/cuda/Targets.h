@@ -36,8 +36,8 @@ const char *gemmFormatName(GemmFormat f); // "bf16" "int8" "fp8" "w4a16" "fp8w"
 
 // How one GEMM kernel is tiled: a block has warpsN x kSplit warps; a warp
 // computes mTiles x 16 rows and nTiles x 8 columns over every kSplit-th k chunk.
-// wgmma (sm_90a, bf16/int8/fp8): one warpgroup computes a 64 x 128 block with
-// warpgroup MMAs from a shared-memory W tile; the other fields are unused.
+// wgmma (sm_90a, bf16/int8/fp8/w4a16): one warpgroup computes a 64 x 128 block
+// with warpgroup MMAs from a shared-memory W tile; the other fields are unused.
 struct GemmTile {
   int mTiles = 1, nTiles = 4, warpsN = 1, kSplit = 1;
   bool wgmma = false;
@@ -53,12 +53,12 @@ struct GemmTile {
 int64_t gemmSharedBytes(const GemmTile &tile, GemmFormat f);
 // k elements one warp consumes per step (32 bf16, 64 8-bit, 128 int4).
 int gemmKChunk(GemmFormat f);
-// Whether the wgmma kernel exists for the format (bf16, int8, fp8) and k.
+// Whether the wgmma kernel exists for the format (bf16, int8, fp8, w4a16) and k.
 bool wgmmaSupports(GemmFormat f, int64_t K);
 
 // The one tile table: decode (M <= 16) splits K across warps so that the
 // grid fills the SMs; larger M uses 2 m-tiles and 4 warps across N, or on
-// sm_90a (M > 64, bf16/int8/fp8) the wgmma kernel. The choice is bounded by
+// sm_90a (M > 64, bf16/int8/fp8/w4a16) the wgmma kernel. The choice is bounded by
 // the target's shared memory and scaled by its SM count.
 GemmTile chooseGemmTile(const GpuTarget &target, GemmFormat f, int64_t M, int64_t N, int64_t K);
 

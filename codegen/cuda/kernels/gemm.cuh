@@ -217,16 +217,19 @@ __device__ __forceinline__ void qcc_gemm(const void *__restrict__ A, const void 
 
 //===----------------------------------------------------------------------===//
 // Hopper (sm_90a): warpgroup MMA. One block = one warpgroup (4 warps) computes
-// 64 rows x 128 columns. Per 128-byte k chunk of each row, the W tile
-// [128 rows][128 bytes] is staged in shared memory in the canonical K-major,
-// no-swizzle layout (8-row x 16-byte core matrices; core (r, c) of k step s at
-// s*4096 + (2r + c)*128, so LBO = 128 bytes between k-adjacent cores and
-// SBO = 256 between 8-row groups) and A comes from registers, loaded in the
-// mma.sync fragment layout (a warp owns rows 16w..16w+15). Each k step (32
-// bytes: k16 bf16, k32 8-bit) issues two m64n64 wgmmas (column halves).
-// Formats: bf16, int8, fp8 (the same epilogues as above). Single-stage: the
-// next tile is loaded after the previous wgmmas completed (simple, correct;
-// pipelining with TMA is future work).
+// 64 rows x 128 columns. Per k chunk, the W tile [128 rows][chunk] is staged in
+// shared memory in the canonical K-major, no-swizzle layout (8-row x 16-byte
+// core matrices; core (r, c) of 32-byte k step s at s*4096 + (2r + c)*128, so
+// LBO = 128 bytes between k-adjacent cores and SBO = 256 between 8-row
+// groups) and A comes from registers, loaded in the mma.sync fragment layout
+// (a warp owns rows 16w..16w+15). Each k step (32 bytes: k16 bf16, k32 8-bit)
+// issues two m64n64 wgmmas (column halves).
+// Formats: bf16, int8, fp8 (128-byte chunks, the epilogues above) and w4a16
+// (128-k chunks = 256 bytes of bf16 A): one thread unpacks a 16-byte packed
+// piece (32 codes of one row) into 64 bytes of exact bf16 codes in the tile;
+// the wgmmas accumulate one quantisation group, which is then scaled per
+// column into the f32 result. Single-stage: the next tile is loaded after the
+// previous wgmmas completed (simple, correct; pipelining with TMA is future work).
 //===----------------------------------------------------------------------===//
 
 #if __CUDA_ARCH__ >= 900 || defined(QCC_HOST_EMULATION)
@@ -284,44 +287,76 @@ __device__ __forceinline__ unsigned long long wg_desc(const void *smem, u32 lbo,
          ((unsigned long long)(sbo >> 4) << 32);
 }
 
-template <int FMT, int N, int K, bool RESIDUAL>
+template <int FMT, int N, int K, int GROUP, bool RESIDUAL>
 __device__ __forceinline__ void qcc_gemm_wgmma(const void *__restrict__ A, const void *__restrict__ W,
                                                const float *__restrict__ tokscale,
                                                const float *__restrict__ chscale,
                                                const bf16 *__restrict__ residual, bf16 *__restrict__ out, int M) {
   typedef typename GemmTraits<FMT>::Acc Acc;
+  const bool W4 = FMT == QCC_FMT_W4A16;
   const int ESIZE = (FMT == QCC_FMT_INT8 || FMT == QCC_FMT_FP8) ? 1 : 2;
-  const int KB = K * ESIZE;    // bytes per row
-  const int CHUNK = 128;       // bytes of k per stage (4 wgmma k steps of 32 bytes)
-  const int BN = 128, BM = 64; // block tile
-  static_assert(KB % CHUNK == 0, "K bytes must be a multiple of 128");
-  __shared__ __align__(128) u8 tileW[4 * BN * 32]; // [step][core row group][core col][8][16]
+  const int KB = K * ESIZE;           // A bytes per row
+  const int CHUNK = W4 ? 256 : 128;   // A bytes per stage (w4a16: 128 k, one packed k block)
+  const int STEPS = CHUNK / 32;       // wgmma k steps per stage
+  const int BN = 128, BM = 64;        // block tile
+  const int NTILES = (N + 7) / 8;     // w4a16: n8 tiles of the packed weights and scale rows
+  static_assert(KB % CHUNK == 0, "K bytes must be a multiple of the stage");
+  static_assert(FMT == QCC_FMT_BF16 || FMT == QCC_FMT_INT8 || FMT == QCC_FMT_FP8 || FMT == QCC_FMT_W4A16,
+                "no wgmma kernel for this format");
+  static_assert(!W4 || (GROUP % 128 == 0 && K % GROUP == 0), "w4a16 groups are multiples of 128 dividing K");
+  __shared__ __align__(128) u8 tileW[STEPS * BN * 32]; // [step][core row group][core col][8][16]
 
   const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
   const int g = lane >> 2, t = lane & 3;
   const int m0 = blockIdx.y * BM, n0 = blockIdx.x * BN;
   const u8 *a8 = static_cast<const u8 *>(A), *w8 = static_cast<const u8 *>(W);
 
-  Acc d[2][32]; // two column halves of 64
+  Acc d[2][32];            // two column halves of 64 (w4a16: the current group's sums)
+  float acc[2][32];        // w4a16: scaled sums of the finished groups (unused otherwise)
   #pragma unroll
   for (int h = 0; h < 2; ++h)
     #pragma unroll
-    for (int i = 0; i < 32; ++i) d[h][i] = 0;
+    for (int i = 0; i < 32; ++i) {
+      d[h][i] = 0;
+      if (W4) acc[h][i] = 0.f;
+    }
 
   for (int kc = 0; kc < KB; kc += CHUNK) {
     __syncthreads(); // the previous tile is no longer read
-    // 128 rows x 8 pieces of 16 bytes; piece q of row n -> step q/2, core column q%2.
-    for (int p = threadIdx.x; p < BN * 8; p += 128) {
-      const int n = p >> 3, q = p & 7;
-      const uint4 v = load16(w8 + (i64)(n0 + n) * KB + kc + q * 16, n0 + n < N);
-      *reinterpret_cast<uint4 *>(tileW + (q >> 1) * (BN * 32) + ((n >> 3) * 2 + (q & 1)) * 128 + (n & 7) * 16) = v;
+    if (W4) {
+      // 16 n8 tiles x 32 packed pieces; piece (tile, lane 4gg + tt) holds row 8*tile + gg,
+      // k 32tt .. 32tt+31 of this block; its word w holds k 32tt + 8w .. +7 (Packing.h),
+      // which lands as 16 bytes in step 2tt + w/2, core column w%2.
+      const int kb = kc / CHUNK;
+      for (int p = threadIdx.x; p < 16 * 32; p += 128) {
+        const int tile = p >> 5, pl = p & 31, gg = pl >> 2, tt = pl & 3;
+        const int gtile = n0 / 8 + tile;
+        uint4 v = load16(w8 + (((i64)gtile * (K / 128) + kb) * 32 + pl) * 16, gtile < NTILES);
+        if (gtile >= NTILES) v = make_uint4(0x88888888u, 0x88888888u, 0x88888888u, 0x88888888u); // zeros
+        const u32 words[4] = {v.x, v.y, v.z, v.w};
+        #pragma unroll
+        for (int w = 0; w < 4; ++w) {
+          const uint4 codes = make_uint4(int4x2_to_bf16x2(words[w], 0), int4x2_to_bf16x2(words[w], 1),
+                                         int4x2_to_bf16x2(words[w], 2), int4x2_to_bf16x2(words[w], 3));
+          *reinterpret_cast<uint4 *>(tileW + (2 * tt + (w >> 1)) * (BN * 32) + (tile * 2 + (w & 1)) * 128 +
+                                     gg * 16) = codes;
+        }
+      }
+    } else {
+      // 128 rows x 8 pieces of 16 bytes; piece q of row n -> step q/2, core column q%2.
+      for (int p = threadIdx.x; p < BN * 8; p += 128) {
+        const int n = p >> 3, q = p & 7;
+        const uint4 v = load16(w8 + (i64)(n0 + n) * KB + kc + q * 16, n0 + n < N);
+        *reinterpret_cast<uint4 *>(tileW + (q >> 1) * (BN * 32) + ((n >> 3) * 2 + (q & 1)) * 128 + (n & 7) * 16) = v;
+      }
     }
     QCC_FENCE_PROXY_ASYNC(); // make the stores visible to wgmma
     __syncthreads();
-    // A fragments for the 4 steps: rows m0+16w+g (+8), bytes 4t and 16+4t of each 32-byte step.
-    u32 af[4][4];
+    // A fragments for the stage's steps: rows m0+16w+g (+8), bytes 4t and 16+4t of
+    // each 32-byte step. All of them are in registers before the first wgmma reads any.
+    u32 af[STEPS][4];
     #pragma unroll
-    for (int s = 0; s < 4; ++s)
+    for (int s = 0; s < STEPS; ++s)
       #pragma unroll
       for (int r = 0; r < 2; ++r) {
         const int row = m0 + 16 * warp + g + 8 * r;
@@ -331,7 +366,7 @@ __device__ __forceinline__ void qcc_gemm_wgmma(const void *__restrict__ A, const
       }
     QCC_WGMMA_FENCE();
     #pragma unroll
-    for (int s = 0; s < 4; ++s) {
+    for (int s = 0; s < STEPS; ++s) {
       const u32 a[4] = {af[s][0], af[s][1], af[s][2], af[s][3]}; // rows g, g+8, g (k+), g+8 (k+)
       #pragma unroll
       for (int h = 0; h < 2; ++h) {
@@ -342,6 +377,23 @@ __device__ __forceinline__ void qcc_gemm_wgmma(const void *__restrict__ A, const
       }
     }
     QCC_WGMMA_COMMIT_AND_WAIT();
+    if (W4 && (kc / 2 + 128) % GROUP == 0) { // a group ends: scale its sums per column
+      const float *sc = chscale + (i64)((kc / 2) / GROUP) * (NTILES * 8);
+      #pragma unroll
+      for (int h = 0; h < 2; ++h)
+        #pragma unroll
+        for (int j = 0; j < 8; ++j) {
+          const int col = n0 + 64 * h + 8 * j + 2 * t; // even: an aligned float2
+          const float2 s2 = col < NTILES * 8 ? *reinterpret_cast<const float2 *>(sc + col) : make_float2(0.f, 0.f);
+          #pragma unroll
+          for (int r = 0; r < 2; ++r) {
+            acc[h][4 * j + 2 * r] += (float)d[h][4 * j + 2 * r] * s2.x;
+            acc[h][4 * j + 2 * r + 1] += (float)d[h][4 * j + 2 * r + 1] * s2.y;
+            d[h][4 * j + 2 * r] = 0;
+            d[h][4 * j + 2 * r + 1] = 0;
+          }
+        }
+    }
   }
 
   // d[h][4j + 2r + c]: row 16w + g + 8r, column 64h + 8j + 2t + c.
@@ -357,7 +409,7 @@ __device__ __forceinline__ void qcc_gemm_wgmma(const void *__restrict__ A, const
         for (int c = 0; c < 2; ++c) {
           const int col = n0 + 64 * h + 8 * j + 2 * t + c;
           if (col >= N) continue;
-          float v = (float)d[h][4 * j + 2 * r + c];
+          float v = W4 ? acc[h][4 * j + 2 * r + c] : (float)d[h][4 * j + 2 * r + c];
           if (FMT == QCC_FMT_INT8 || FMT == QCC_FMT_FP8) v = v * tokscale[row] * chscale[col];
           if (RESIDUAL) v += bf16_to_f32(residual[(i64)row * N + col]);
           out[(i64)row * N + col] = f32_to_bf16(v);

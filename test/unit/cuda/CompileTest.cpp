@@ -105,9 +105,8 @@ TEST(CudaCompile, EveryKernelEveryFormatEveryTarget) {
         if (s.kind == KernelKind::Gemm) {
           const char *mma = expectedMma(s.format, s.tile.wgmma);
           EXPECT_GT(countOf(k.ptx, mma), 0) << k.name << " on " << target.name << " lacks " << mma;
-          // Hopper's prefill GEMMs (bf16/int8/fp8) use wgmma; nothing else does.
-          const bool wantWgmma = target.hasWgmma && s.format != GemmFormat::W4A16 &&
-                                 s.format != GemmFormat::FP8WeightOnly && s.tile.blockM() > 16;
+          // Hopper's prefill GEMMs (bf16/int8/fp8/w4a16) use wgmma; nothing else does.
+          const bool wantWgmma = target.hasWgmma && s.format != GemmFormat::FP8WeightOnly && s.tile.blockM() > 16;
           EXPECT_EQ(s.tile.wgmma, wantWgmma) << k.name;
           if (s.tile.wgmma) wgmmaKernels++;
           // weights and activations move in 16-byte loads (8-byte for the fp8 fallback's weights)
@@ -123,7 +122,7 @@ TEST(CudaCompile, EveryKernelEveryFormatEveryTarget) {
     }
   }
   EXPECT_GT(compiled, 4 * 4 * 10);
-  EXPECT_GE(wgmmaKernels, 3 * 4); // bf16, int8, fp8 prefill on sm_90a
+  EXPECT_GE(wgmmaKernels, 4 * 4); // bf16, int8, fp8, w4a16 prefill on sm_90a
 }
 
 TEST(CudaCompile, Fp8MmaRejectedBeforeSm89) {

@@ -6,9 +6,14 @@ thread_local EmuDim3 threadIdx, blockIdx;
 EmuDim3 blockDim, gridDim;
 thread_local Block *currentBlock = nullptr;
 
+// The emulated shared address space of the running launch (see sharedAddress).
+static std::mutex sharedMu;
+static const char *sharedBase = nullptr;
+
 void launch(EmuDim3 grid, unsigned threads, const std::function<void()> &kernel) {
   gridDim = grid;
   blockDim = EmuDim3{threads, 1, 1};
+  sharedBase = nullptr; // each kernel converts only its own shared array
   for (unsigned by = 0; by < grid.y; ++by)
     for (unsigned bx = 0; bx < grid.x; ++bx) {
       Block block;
@@ -85,8 +90,6 @@ void mmaWarp(MmaType type, float *cf, int *ci, const unsigned *a, const unsigned
   w.bar.wait(); // nobody overwrites the fragments before all lanes read them
 }
 
-static std::mutex sharedMu;
-static const char *sharedBase = nullptr;
 
 unsigned sharedAddress(const void *p) {
   std::lock_guard<std::mutex> l(sharedMu);

@@ -56,24 +56,25 @@ double relError(const std::vector<float> &got, const std::vector<double> &want) 
   return std::sqrt(num / std::max(den, 1e-300));
 }
 
-template <int FMT, int N, int K, int MT, int NT, int WN, int KS, bool RES, bool WG>
+template <int FMT, int N, int K, int MT, int NT, int WN, int KS, bool RES, bool WG, int GROUP>
 void runGemm(int M, const void *A, const void *W, const float *ts, const float *cs, const uint16_t *res,
              uint16_t *out) {
-  if (WG) { // Hopper kernel: 64 x 128 blocks of one warpgroup
+  if constexpr (WG) { // Hopper kernel: 64 x 128 blocks of one warpgroup
     qcc_emu::launch(EmuDim3{unsigned((N + 127) / 128), unsigned((M + 63) / 64), 1}, 128,
-                    [&] { qcc_gemm_wgmma<FMT, N, K, RES>(A, W, ts, cs, res, out, M); });
+                    [&] { qcc_gemm_wgmma<FMT, N, K, GROUP, RES>(A, W, ts, cs, res, out, M); });
     return;
   }
   const GemmTile tile{MT, NT, WN, KS};
   qcc_emu::launch(EmuDim3{unsigned((N + tile.blockN() - 1) / tile.blockN()), unsigned((M + tile.blockM() - 1) / tile.blockM()), 1},
                   unsigned(tile.threads()),
-                  [&] { qcc_gemm<FMT, N, K, 128, MT, NT, WN, KS, RES>(A, W, ts, cs, res, out, M); });
+                  [&] { qcc_gemm<FMT, N, K, GROUP, MT, NT, WN, KS, RES>(A, W, ts, cs, res, out, M); });
 }
 
 // One GEMM case: random data, formats-library quantisation, kernel vs reference.
-template <int FMT, int N, int K, int MT, int NT, int WN, int KS, bool RES, bool WG = false> void checkGemm(int M) {
+template <int FMT, int N, int K, int MT, int NT, int WN, int KS, bool RES, bool WG = false, int GROUP = 128>
+void checkGemm(int M) {
   SCOPED_TRACE("fmt " + std::to_string(FMT) + " M=" + std::to_string(M) + " N=" + std::to_string(N) + " K=" +
-               std::to_string(K) + " tile " + std::to_string(MT) + "," + std::to_string(NT) + "," +
+               std::to_string(K) + " group " + std::to_string(GROUP) + " tile " + std::to_string(MT) + "," + std::to_string(NT) + "," +
                std::to_string(WN) + "," + std::to_string(KS) + (WG ? " wgmma" : "") + (RES ? " +res" : ""));
   std::vector<float> a = randomFloats(size_t(M) * K), w = randomFloats(size_t(N) * K, -0.5f, 0.5f);
   std::vector<uint16_t> a16 = toBf16(a);
@@ -128,14 +129,16 @@ template <int FMT, int N, int K, int MT, int NT, int WN, int KS, bool RES, bool 
     wBytes = q->weights;
     cs = q->scales;
   } else { // W4A16
-    qcc::Expected<fm::QuantizedLinear> q = fm::quantizeLinear(w.data(), N, K, fm::FormatSpec{fm::Format::W4A16, 128});
+    qcc::Expected<fm::QuantizedLinear> q =
+        fm::quantizeLinear(w.data(), N, K, fm::FormatSpec{fm::Format::W4A16, GROUP});
     ASSERT_TRUE(q) << q.message();
     std::vector<int8_t> codes = fm::integerCodes(*q);
     for (int m = 0; m < M; ++m)
       for (int n = 0; n < N; ++n) {
         double s = 0;
         for (int k = 0; k < K; ++k)
-          s += double(af[size_t(m) * K + k]) * codes[size_t(n) * K + k] * q->scales[size_t(n) * (K / 128) + k / 128];
+          s += double(af[size_t(m) * K + k]) * codes[size_t(n) * K + k] *
+               q->scales[size_t(n) * (K / GROUP) + k / GROUP];
         ref[size_t(m) * N + n] = s;
       }
     qcc::Expected<qcc::cuda::W4A16KernelWeights> p = qcc::cuda::packW4A16ForKernel(*q);
@@ -150,7 +153,7 @@ template <int FMT, int N, int K, int MT, int NT, int WN, int KS, bool RES, bool 
     for (size_t i = 0; i < ref.size(); ++i) ref[i] += fm::bf16ToFloat(res[i]);
   }
   std::vector<uint16_t> out(size_t(M) * N, 0xffff); // poisoned: NaN
-  runGemm<FMT, N, K, MT, NT, WN, KS, RES, WG>(M, aBytes.data(), wBytes.data(), tok.data(), cs.data(),
+  runGemm<FMT, N, K, MT, NT, WN, KS, RES, WG, GROUP>(M, aBytes.data(), wBytes.data(), tok.data(), cs.data(),
                                           RES ? res.data() : nullptr, out.data());
   const double err = relError(fromBf16(out), ref);
   EXPECT_LT(err, 4e-3) << "relative error " << err;
@@ -164,6 +167,7 @@ template <int FMT> void gemmSuite() {
     checkGemm<FMT, 136, 256, 2, 2, 2, 1, true>(M);  // 2 m tiles, 2 warps across N
   }
   checkGemm<FMT, 64, 512, 1, 8, 1, 4, false>(3);    // 4-way k split, 8 n tiles
+  if (FMT == QCC_FMT_W4A16) checkGemm<FMT, 136, 512, 2, 2, 2, 2, true, false, 256>(19); // groups of 256
 }
 
 } // namespace
@@ -173,12 +177,18 @@ template <int FMT> void wgmmaSuite() {
     checkGemm<FMT, 136, 512, 1, 1, 1, 1, false, true>(M);
     checkGemm<FMT, 136, 512, 1, 1, 1, 1, true, true>(M);
   }
+  // w4a16: groups spanning two stages, and N = 264 (a third block with one real n8 tile)
+  if (FMT == QCC_FMT_W4A16) {
+    checkGemm<FMT, 136, 512, 1, 1, 1, 1, false, true, 256>(70);
+    checkGemm<FMT, 264, 256, 1, 1, 1, 1, true, true, 128>(33);
+  }
 }
 
 TEST(CudaHostEmulation, GemmBf16) { gemmSuite<QCC_FMT_BF16>(); }
 TEST(CudaHostEmulation, WgmmaBf16) { wgmmaSuite<QCC_FMT_BF16>(); }
 TEST(CudaHostEmulation, WgmmaInt8) { wgmmaSuite<QCC_FMT_INT8>(); }
 TEST(CudaHostEmulation, WgmmaFp8) { wgmmaSuite<QCC_FMT_FP8>(); }
+TEST(CudaHostEmulation, WgmmaW4A16) { wgmmaSuite<QCC_FMT_W4A16>(); }
 TEST(CudaHostEmulation, GemmInt8) { gemmSuite<QCC_FMT_INT8>(); }
 TEST(CudaHostEmulation, GemmFp8) { gemmSuite<QCC_FMT_FP8>(); }
 TEST(CudaHostEmulation, GemmW4A16) { gemmSuite<QCC_FMT_W4A16>(); }
