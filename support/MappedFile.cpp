@@ -1,8 +1,11 @@
 #include "support/MappedFile.h"
 
+#include <atomic>
 #include <cerrno>
+#include <csignal>
 #include <cstring>
 #include <fcntl.h>
+#include <mutex>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -51,6 +54,64 @@ void releasePages(const void *data, size_t size) {
   if (end > begin) ::madvise(reinterpret_cast<void *>(begin), end - begin, MADV_DONTNEED);
 }
 
+// Temporaries a fatal signal must remove. A slot's path is written before its
+// flag is raised, so the handler reads only complete paths; the handler uses
+// async-signal-safe calls only (unlink, sigaction, raise).
+namespace {
+constexpr int kLiveSlots = 64;
+constexpr size_t kLivePathBytes = 4096;
+struct LiveTemporary {
+  std::atomic<bool> used{false};
+  std::atomic<bool> live{false};
+  char path[kLivePathBytes];
+};
+LiveTemporary liveTemporaries[kLiveSlots];
+
+int registerTemporary(const std::string &path) {
+  if (path.size() >= kLivePathBytes) return -1; // not removable on a signal; removed on every other path
+  for (int i = 0; i < kLiveSlots; ++i) {
+    bool expected = false;
+    if (liveTemporaries[i].used.compare_exchange_strong(expected, true)) {
+      std::memcpy(liveTemporaries[i].path, path.c_str(), path.size() + 1);
+      liveTemporaries[i].live.store(true);
+      return i;
+    }
+  }
+  return -1;
+}
+
+void unregisterTemporary(int slot) {
+  if (slot < 0) return;
+  liveTemporaries[slot].live.store(false);
+  liveTemporaries[slot].used.store(false);
+}
+
+void removeTemporariesAndDie(int sig) {
+  for (LiveTemporary &t : liveTemporaries)
+    if (t.live.load()) ::unlink(t.path);
+  struct sigaction dfl;
+  std::memset(&dfl, 0, sizeof dfl);
+  dfl.sa_handler = SIG_DFL;
+  ::sigaction(sig, &dfl, nullptr);
+  ::raise(sig);
+}
+} // namespace
+
+void removeTemporariesOnFatalSignals() {
+  static std::once_flag once;
+  std::call_once(once, [] {
+    for (int sig : {SIGINT, SIGTERM, SIGHUP, SIGPIPE}) {
+      struct sigaction old;
+      if (::sigaction(sig, nullptr, &old) == 0 && old.sa_handler == SIG_IGN) continue; // e.g. nohup
+      struct sigaction sa;
+      std::memset(&sa, 0, sizeof sa);
+      sa.sa_handler = removeTemporariesAndDie;
+      sigemptyset(&sa.sa_mask);
+      ::sigaction(sig, &sa, nullptr);
+    }
+  });
+}
+
 Expected<std::unique_ptr<AtomicFileWriter>> AtomicFileWriter::create(const std::string &path) {
   std::unique_ptr<AtomicFileWriter> w(new AtomicFileWriter());
   w->path_ = path;
@@ -59,13 +120,15 @@ Expected<std::unique_ptr<AtomicFileWriter>> AtomicFileWriter::create(const std::
   int fd = ::mkstemp(buf.data());
   if (fd < 0) return Status::error(path + ": cannot create temporary file: " + errnoText());
   w->fd_ = fd;
-  w->tempPath_ = buf;
+  w->tempPath_ = buf.c_str();
+  w->liveSlot_ = registerTemporary(w->tempPath_);
   return w;
 }
 
 AtomicFileWriter::~AtomicFileWriter() {
   if (fd_ >= 0) ::close(fd_);
   if (!committed_ && !tempPath_.empty()) ::unlink(tempPath_.c_str());
+  unregisterTemporary(liveSlot_);
 }
 
 Status AtomicFileWriter::write(const void *bytes, size_t n) {
@@ -109,6 +172,8 @@ Status AtomicFileWriter::commit() {
   if (::rename(tempPath_.c_str(), path_.c_str()) != 0)
     return Status::error(path_ + ": rename failed: " + errnoText());
   committed_ = true;
+  unregisterTemporary(liveSlot_); // the name is the output's now
+  liveSlot_ = -1;
   return Status::ok();
 }
 

@@ -36,7 +36,9 @@ void releasePages(const void *data, size_t size);
 
 // Writes a file atomically: the bytes go to a temporary file in the same
 // directory, are fsync'ed, then renamed over `path`. On any failure the
-// temporary is removed and `path` is untouched.
+// temporary is removed and `path` is untouched; after
+// removeTemporariesOnFatalSignals(), also when the process is killed by
+// SIGINT, SIGTERM, SIGHUP or SIGPIPE.
 class AtomicFileWriter {
 public:
   static Expected<std::unique_ptr<AtomicFileWriter>> create(const std::string &path);
@@ -55,6 +57,12 @@ private:
   int fd_ = -1;
   uint64_t offset_ = 0;
   bool committed_ = false;
+  int liveSlot_ = -1; // in the registry of temporaries a fatal signal removes
 };
+
+// Installs handlers (once per process) that unlink every live
+// AtomicFileWriter temporary, then die of the signal as before. For tools:
+// an interrupted `qcc compile` leaves neither output nor temporary.
+void removeTemporariesOnFatalSignals();
 
 } // namespace qcc

@@ -164,7 +164,8 @@ Expected<EmitSummary> emitArtifact(ModuleOp module, const WeightStore &store, co
   QCC_RETURN_IF_ERROR(artifact::buildLlamaSchedule(spec));
   // Every kernel the schedule needs, compiled by NVRTC for every target (cached).
   if (!options.targets.empty()) {
-    auto kernels = cuda::compileArtifactKernels(spec, options.targets, options.fp8WeightOnly, /*cacheDir=*/"");
+    auto kernels = cuda::compileArtifactKernels(spec, options.targets, options.fp8WeightOnly, /*cacheDir=*/"",
+                                                options.tiles);
     if (!kernels)
       return Status::error(kernels.message() + " (compile with --no-kernels for an artifact that runs on the CPU only)");
     spec.targets = std::move(*kernels);

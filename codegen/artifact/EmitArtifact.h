@@ -4,6 +4,7 @@
 // so the writer holds one tensor at a time).
 #pragma once
 
+#include "codegen/cuda/TileTable.h"
 #include "passes/WeightStore.h"
 #include "runtime/artifact/Artifact.h"
 
@@ -22,6 +23,7 @@ struct EmitOptions {
   // schedule is compiled for each and stored; empty: a CPU-only artifact.
   std::vector<std::string> targets;
   bool fp8WeightOnly = false;         // fp8 layers on sm_80/86 as e4m3 weights, bf16 math
+  const cuda::TileTable *tiles = nullptr; // `qcc tune` winners in place of the built-in tiles
   artifact::Provenance provenance;
   std::string tokenizerJsonPath;      // embedded when non-empty
   // Called once per layer written (layer index, -1 for the others).

@@ -313,7 +313,14 @@ Expected<std::vector<artifact::TargetDecl>> compileArtifactKernels(const Artifac
   for (std::thread &t : pool) t.join();
 
   std::vector<artifact::TargetDecl> out(gpus.size());
-  for (size_t t = 0; t < gpus.size(); ++t) out[t].target = gpus[t]->name;
+  for (size_t t = 0; t < gpus.size(); ++t) {
+    out[t].target = gpus[t]->name;
+    // The executor plans with the same entries, so it finds the same names.
+    if (tiles) {
+      const TileTable mine = tiles->forTarget(gpus[t]->name);
+      if (!mine.entries.empty()) out[t].tileTable = tileTableJson(mine);
+    }
+  }
   std::string errors;
   for (size_t i = 0; i < jobs.size(); ++i) {
     Expected<CompiledKernel> &r = *results[i];
@@ -334,6 +341,31 @@ Expected<std::vector<artifact::TargetDecl>> compileArtifactKernels(const Artifac
   }
   if (!errors.empty()) return Status::error(errors);
   return out; // kernels are in unique()'s name order already
+}
+
+Expected<ModelKernels> planArtifactTarget(const ArtifactSpec &spec, const artifact::TargetDecl &decl,
+                                          const TileTable *overrideTiles) {
+  auto gpu = findTarget(decl.target);
+  if (!gpu) return gpu.status();
+  TileTable stored;
+  if (!decl.tileTable.empty() && !overrideTiles) {
+    auto t = parseTileTable(decl.tileTable, decl.target + " tile table");
+    if (!t) return t.status();
+    stored = std::move(*t);
+  }
+  const TileTable *tiles = overrideTiles ? overrideTiles : decl.tileTable.empty() ? nullptr : &stored;
+  // fp8 weights on a target without fp8 mma can only have been compiled with the fallback.
+  auto plan = planModelKernels(spec, **gpu, !(*gpu)->hasFp8Mma, tiles);
+  if (!plan) return plan.status();
+  std::set<std::string> names;
+  for (const artifact::KernelDecl &k : decl.kernels) names.insert(k.name);
+  for (const KernelSpec &s : plan->unique())
+    if (!names.count(kernelName(s)))
+      return Status::error("the " + decl.target + " kernels lack " + kernelName(s) +
+                           " (compiled by another qcc version, or for other tiles than " +
+                           (overrideTiles ? "the tile table given" : tiles ? "its stored tile table" : "the built-in ones") +
+                           ")");
+  return plan;
 }
 
 } // namespace qcc::cuda

@@ -84,12 +84,20 @@ Expected<ModelKernels> planModelKernels(const artifact::ArtifactSpec &spec, cons
 // grid dimensions that do not depend on the token count (0 where they do:
 // gemm grid = {ceil(N/blockN), 0, 1}, attention/norm/... grid = {0, 1, 1}).
 // No dynamic shared memory is used (sharedMemBytes = 0). Same spec and
-// targets -> byte-identical result. `tiles`: as for planModelKernels (the
-// executor must then be given the same table).
+// targets -> byte-identical result. `tiles`: as for planModelKernels; each
+// TargetDecl stores that target's entries (tileTable) so that the executor
+// plans the same kernels (planArtifactTarget).
 Expected<std::vector<artifact::TargetDecl>> compileArtifactKernels(const artifact::ArtifactSpec &spec,
                                                                    const std::vector<std::string> &targets,
                                                                    bool fp8WeightOnly,
                                                                    const std::string &cacheDir = "",
                                                                    const TileTable *tiles = nullptr);
+
+// The executor's side: the kernels one target of an artifact serves, planned
+// with the tile table stored in `decl` (or `overrideTiles`, for kernels
+// compiled separately), after checking that every planned entry point is in
+// `decl`. The error says which kernel is missing and with which tiles.
+Expected<ModelKernels> planArtifactTarget(const artifact::ArtifactSpec &spec, const artifact::TargetDecl &decl,
+                                          const TileTable *overrideTiles = nullptr);
 
 } // namespace qcc::cuda

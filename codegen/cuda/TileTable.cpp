@@ -182,7 +182,17 @@ Expected<TileTable> readTileTable(const std::string &path) {
   if (!in) return Status::error(path + ": cannot open the tile table");
   std::stringstream ss;
   ss << in.rdbuf();
-  const std::string text = ss.str();
+  return parseTileTable(ss.str(), path);
+}
+
+TileTable TileTable::forTarget(const std::string &target) const {
+  TileTable t;
+  for (const TileEntry &e : entries)
+    if (e.target == target) t.entries.push_back(e);
+  return t;
+}
+
+Expected<TileTable> parseTileTable(const std::string &text, const std::string &path) {
   if (text.size() > (64u << 20)) return Status::error(path + ": tile table larger than 64 MiB");
   auto doc = Parser(text, path).document();
   if (!doc) return doc.status();
@@ -217,6 +227,9 @@ Expected<TileTable> readTileTable(const std::string &path) {
     std::string format, bucket;
     int64_t mt = 0, nt = 0, wn = 0, ks = 0;
     QCC_RETURN_IF_ERROR(str("target", &e.target));
+    auto target = findTarget(e.target);
+    if (!target) return target.status().withContext(where);
+    e.target = (*target)->name; // canonical: "sm90" -> "sm_90a"
     QCC_RETURN_IF_ERROR(str("format", &format));
     QCC_RETURN_IF_ERROR(str("bucket", &bucket));
     QCC_RETURN_IF_ERROR(integer("n", 1, int64_t(1) << 30, &e.n));
@@ -243,6 +256,11 @@ Expected<TileTable> readTileTable(const std::string &path) {
     auto ms = f.find("ms");
     if (ms != f.end() && ms->second.kind == Json::Number) e.ms = ms->second.num;
     if (e.tile.threads() > 1024) return Status::error(where + ": tile has more than 1024 threads");
+    if (e.tile.wgmma && !(*target)->hasWgmma)
+      return Status::error(where + ": a wgmma tile needs sm_90a, the entry is for " + e.target);
+    if (e.tile.wgmma && !wgmmaSupports(e.format, e.k))
+      return Status::error(where + ": no wgmma kernel for " + gemmFormatName(e.format) + " with k = " +
+                           std::to_string(e.k));
     table.entries.push_back(e);
   }
   return table;

@@ -32,9 +32,14 @@ struct TileTable {
   std::vector<TileEntry> entries;
   // The entry for the shape, or null.
   const TileEntry *find(const std::string &target, GemmFormat f, int64_t n, int64_t k, bool decode) const;
+  // The entries of one target ("sm_90a"), in order.
+  TileTable forTarget(const std::string &target) const;
 };
 
+// Errors name the file (or `path`, the text's origin), the entry and the field;
+// entry targets must be known ones and are stored canonically ("sm_90a").
 Expected<TileTable> readTileTable(const std::string &path);
+Expected<TileTable> parseTileTable(const std::string &text, const std::string &path);
 std::string tileTableJson(const TileTable &table);
 Status writeTileTable(const std::string &path, const TileTable &table); // atomic (temp file + rename)
 

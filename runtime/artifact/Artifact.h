@@ -103,6 +103,9 @@ struct KernelDecl {
 struct TargetDecl {
   std::string target; // one of knownTargets()
   std::vector<KernelDecl> kernels;
+  // The tuned GEMM tiles (a `qcc tune` table, JSON) the kernels were planned
+  // with; the executor plans with the same table. Empty: the built-in tiles.
+  std::string tileTable;
 };
 
 struct Provenance {

@@ -91,6 +91,7 @@ static Status decode(const fb::Artifact &a, ArtifactSpec &spec, std::vector<Byte
     for (const fb::TargetKernels *t : *a.targets()) {
       TargetDecl td;
       td.target = t->target()->str();
+      td.tileTable = str(t->tile_table());
       if (t->kernels())
         for (const fb::Kernel *k : *t->kernels()) {
           KernelDecl kd;

@@ -59,7 +59,10 @@ std::vector<uint8_t> encodeHeader(const ArtifactSpec &spec, const std::vector<By
       kernels.push_back(fb::CreateKernel(b, name, k.op, hash, ptx, cubin, grid, block, k.sharedMemBytes));
     }
     auto target = b.CreateString(t.target);
-    targets.push_back(fb::CreateTargetKernels(b, target, b.CreateVector(kernels)));
+    auto kernelVec = b.CreateVector(kernels);
+    flatbuffers::Offset<flatbuffers::String> tiles; // absent when empty
+    if (!t.tileTable.empty()) tiles = b.CreateString(t.tileTable);
+    targets.push_back(fb::CreateTargetKernels(b, target, kernelVec, tiles));
   }
   auto targetVec = b.CreateVector(targets);
 

@@ -149,10 +149,8 @@ Expected<std::unique_ptr<CudaExecutor>> CudaExecutor::create(const ArtifactFile 
                          "); the artifact has kernels for: " + (offered.empty() ? "no target" : offered) +
                          "; recompile with --target for this GPU");
   const artifact::TargetDecl *chosen = candidates.front();
-  auto gpu = findTarget(chosen->target);
-  if (!gpu) return gpu.status().withContext(file.name());
-  // fp8 weights on a target without fp8 mma were compiled with the fallback.
-  auto plan = planModelKernels(spec, **gpu, !(*gpu)->hasFp8Mma, options.tiles);
+  // The same kernels the compiler planned (with the tile table stored for the target).
+  auto plan = planArtifactTarget(spec, *chosen, options.tiles);
   if (!plan) return plan.status().withContext(file.name());
   ex->plan_ = std::move(*plan);
   ex->kernelTarget_ = chosen->target;
@@ -161,11 +159,7 @@ Expected<std::unique_ptr<CudaExecutor>> CudaExecutor::create(const ArtifactFile 
   for (const artifact::KernelDecl &k : chosen->kernels) byName[k.name] = &k;
   for (const KernelSpec &s : ex->plan_.unique()) {
     const std::string name = kernelName(s);
-    auto it = byName.find(name);
-    if (it == byName.end())
-      return Status::error(file.name() + ": the " + chosen->target + " kernels lack " + name +
-                           " (compiled by another qcc version, or with a `qcc tune` tile table the executor was "
-                           "not given?)");
+    auto it = byName.find(name); // present: planArtifactTarget checked
     KernelImage image{name, chosen->target, it->second->ptx, it->second->cubin};
     auto m = device.loadBest({image});
     if (!m) return m.status().withContext(file.name());

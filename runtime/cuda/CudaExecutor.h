@@ -28,7 +28,8 @@ struct CudaExecutorOptions {
   // Fill every activation and the logits with 0xff bytes (NaN as bf16/f32)
   // before each forward, so a kernel that skips an element shows (tests).
   bool poisonActivations = false;
-  // The `qcc tune` table the artifact's kernels were compiled with, if any.
+  // Plans with this `qcc tune` table instead of the one stored with the
+  // kernels (TargetDecl::tileTable); for kernels compiled without storing it.
   const TileTable *tiles = nullptr;
   // Kernels to use instead of the artifact's own (e.g. compiled just now with
   // compileArtifactKernels for an artifact written without this target).

@@ -3,6 +3,7 @@
 #include "tools/qcc/QuantOptions.h"
 
 #include "codegen/artifact/EmitArtifact.h"
+#include "codegen/cuda/TileTable.h"
 #include "frontends/llama/Importer.h"
 #include "passes/Passes.h"
 #include "passes/Pipelines.h"
@@ -31,6 +32,8 @@ const char *kUsage =
     "                      repeated or comma-separated (default sm90)\n"
     "  --fp8-weight-only   accept fp8 on targets without fp8 tensor cores (e4m3 weights, bf16 math)\n"
     "  --no-kernels        store no CUDA kernels: a CPU-only artifact (no NVRTC needed)\n"
+    "  --tiles FILE        GEMM tiles from `qcc tune` (its JSON table) in place of the built-in\n"
+    "                      choice where an entry matches; stored with the kernels for the runtime\n"
     "  --dtype f32|bf16    activation precision of the CPU executor used for calibration\n"
     "  --quiet             no progress lines\n";
 
@@ -87,7 +90,7 @@ struct StageTimer : mlir::PassInstrumentation {
 
 int runCompile(const std::vector<std::string> &args) {
   auto fail = [](const std::string &m) { return qcc::cli::fail("compile", m); };
-  std::string modelDir, output, dtype, targetList;
+  std::string modelDir, output, dtype, targetList, tilesPath;
   qcc::QuantizationOptions options;
   bool calibGiven = false, noKernels = false;
   Progress progress;
@@ -103,11 +106,12 @@ int runCompile(const std::vector<std::string> &args) {
       if (!error.empty()) return fail(error);
       continue;
     }
-    if ((a == "-o" || a == "--target" || a == "--dtype") && i + 1 >= args.size())
+    if ((a == "-o" || a == "--target" || a == "--dtype" || a == "--tiles") && i + 1 >= args.size())
       return fail("option " + a + " needs a value");
     if (a == "-o") output = args[++i];
     else if (a == "--target") targetList += (targetList.empty() ? "" : ",") + args[++i];
     else if (a == "--dtype") dtype = args[++i];
+    else if (a == "--tiles") tilesPath = args[++i];
     else if (a == "--fp8-weight-only") options.fp8WeightOnly = true;
     else if (a == "--no-kernels") noKernels = true;
     else if (a == "--quiet") progress.quiet = true;
@@ -124,6 +128,19 @@ int runCompile(const std::vector<std::string> &args) {
   if (!targets) return fail(targets.message());
   // A CPU-only artifact needs no target legality (nothing runs on a GPU).
   if (!noKernels) options.targets = targetList;
+  // The tile table is read before any work: a bad file fails fast.
+  qcc::cuda::TileTable tiles;
+  if (!tilesPath.empty()) {
+    if (noKernels) return fail("--tiles has no effect with --no-kernels (no CUDA kernels are compiled)");
+    auto t = qcc::cuda::readTileTable(tilesPath);
+    if (!t) return fail(t.message());
+    tiles = std::move(*t);
+    for (const qcc::TargetInfo &target : *targets) {
+      const size_t n = tiles.forTarget(target.gpuArch).entries.size();
+      progress.line("tile table " + tilesPath + ": " + std::to_string(n) + " entr" + (n == 1 ? "y" : "ies") +
+                    " for " + target.gpuArch + (n ? "" : " (built-in tiles)"));
+    }
+  }
   if (!calibGiven) {
     std::string note = qcc::cli::defaultCalibration(options, modelDir);
     if (!note.empty()) progress.line(note);
@@ -170,6 +187,7 @@ int runCompile(const std::vector<std::string> &args) {
   if (!noKernels)
     for (const qcc::TargetInfo &t : *targets) emit.targets.push_back(t.gpuArch);
   emit.fp8WeightOnly = options.fp8WeightOnly;
+  if (!tilesPath.empty()) emit.tiles = &tiles;
   if (!noKernels) progress.line("compiling CUDA kernels for " + targetList + " (NVRTC, cached)");
   emit.provenance.qccVersion = "0.1.0";
   emit.provenance.options = options.canonical();

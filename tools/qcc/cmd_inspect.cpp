@@ -2,6 +2,7 @@
 // and methods per layer, sizes by format, kernels per target, provenance.
 #include "tools/qcc/Command.h"
 
+#include "codegen/cuda/TileTable.h"
 #include "runtime/artifact/ArtifactFile.h"
 
 #include <cinttypes>
@@ -13,10 +14,11 @@ namespace {
 using namespace qcc::artifact;
 
 const char *kUsage =
-    "usage: qcc inspect MODEL.qcc [--tensors]\n"
+    "usage: qcc inspect MODEL.qcc [--tensors] [--kernels]\n"
     "  Verifies the artifact and prints its model config, the format and method\n"
     "  of every linear per layer, sizes by format, kernels per target and\n"
-    "  provenance. --tensors also lists every tensor with its byte ranges.\n";
+    "  provenance. --tensors also lists every tensor with its byte ranges,\n"
+    "  --kernels every kernel with its block size and grid.\n";
 
 std::string bytesText(uint64_t n) {
   char buf[64];
@@ -44,13 +46,14 @@ std::string linearText(const TensorDecl &d) {
 
 int runInspect(const std::vector<std::string> &args) {
   std::string path;
-  bool listTensors = false;
+  bool listTensors = false, listKernels = false;
   for (const std::string &a : args) {
     if (a == "--help" || a == "-h") {
       std::fputs(kUsage, stdout);
       return 0;
     }
     if (a == "--tensors") listTensors = true;
+    else if (a == "--kernels") listKernels = true;
     else if (!a.empty() && a[0] == '-') return qcc::cli::fail("inspect", "unknown option '" + a + "'");
     else if (path.empty()) path = a;
     else return qcc::cli::fail("inspect", "unexpected argument '" + a + "'");
@@ -121,8 +124,20 @@ int runInspect(const std::vector<std::string> &args) {
   for (const TargetDecl &t : spec.targets) {
     uint64_t ptx = 0, cubin = 0;
     for (const KernelDecl &k : t.kernels) ptx += k.ptx.size(), cubin += k.cubin.size();
-    std::printf("  %-7s %zu kernels (ptx %s, cubin %s)\n", t.target.c_str(), t.kernels.size(),
-                bytesText(ptx).c_str(), bytesText(cubin).c_str());
+    // Tuned tiles: the entries of the `qcc tune` table the kernels were planned with.
+    std::string tiles = "built-in";
+    if (!t.tileTable.empty()) {
+      auto table = qcc::cuda::parseTileTable(t.tileTable, "stored tile table");
+      const size_t n = table ? table->entries.size() : 0;
+      tiles = table ? std::to_string(n) + (n == 1 ? " tuned entry" : " tuned entries") + ", built-in elsewhere"
+                    : "unreadable (" + table.message() + ")";
+    }
+    std::printf("  %-7s %zu kernels (ptx %s, cubin %s), tiles: %s\n", t.target.c_str(), t.kernels.size(),
+                bytesText(ptx).c_str(), bytesText(cubin).c_str(), tiles.c_str());
+    if (listKernels)
+      for (const KernelDecl &k : t.kernels)
+        std::printf("    %s  block %u  grid.x %s\n", k.name.c_str(), k.block[0],
+                    k.grid[0] ? std::to_string(k.grid[0]).c_str() : "per launch");
   }
   std::printf("tokenizer: %s\n", tokenizer ? "embedded" : "none");
   const Provenance &p = spec.provenance;

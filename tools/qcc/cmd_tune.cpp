@@ -24,9 +24,9 @@ const char *kUsage =
     "  q|k|v 6144:4096, o 4096:4096, gate|up 28672:4096, down 4096:14336, lm_head\n"
     "  128256:4096 in bf16) times candidate tiles at M = 1 (decode bucket) and\n"
     "  M = 512 (prefill bucket) and writes the winners to --out (merged into an\n"
-    "  existing table). --target must be the GPU's own target. The kernel planner\n"
-    "  (compileArtifactKernels) and the CUDA executor take the table; `qcc compile`\n"
-    "  does not read it yet.\n";
+    "  existing table). --target must be the GPU's own target. Use the table with\n"
+    "  `qcc compile --tiles FILE`: the artifact stores it with the kernels and the\n"
+    "  CUDA executor plans with it.\n";
 
 struct Shape {
   int64_t n, k;

@@ -1,6 +1,8 @@
 // qcc: compile Llama-3.1 checkpoints into quantized inference artifacts.
 #include "tools/qcc/Command.h"
 
+#include "support/MappedFile.h"
+
 #include <algorithm>
 #include <cerrno>
 #include <cstdlib>
@@ -52,6 +54,8 @@ static void printUsage(FILE *out) {
 }
 
 int main(int argc, char **argv) {
+  // Ctrl-C, a kill or a closed pipe during a compile leaves no temporary behind.
+  qcc::removeTemporariesOnFatalSignals();
   if (argc < 2) {
     printUsage(stderr);
     return 2;

@@ -92,6 +92,9 @@ TEST(Artifact, RoundTripEveryFormat) {
     EXPECT_EQ(f.spec().provenance.checkpointHash, "sha256:test");
     ASSERT_EQ(f.spec().targets.size(), 2u);
     EXPECT_EQ(f.spec().targets[1].target, "sm_90a");
+    EXPECT_EQ(f.spec().targets[1].tileTable, fakeTarget("sm_90a").tileTable);
+    EXPECT_FALSE(f.spec().targets[1].tileTable.empty());
+    EXPECT_TRUE(f.spec().targets[0].tileTable.empty());
     const KernelDecl &k = f.spec().targets[1].kernels.at(0);
     EXPECT_EQ(k.ptx, fakeTarget("sm_90a").kernels[0].ptx);
     EXPECT_EQ(k.cubin, fakeTarget("sm_90a").kernels[0].cubin);

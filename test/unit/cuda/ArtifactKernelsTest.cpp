@@ -309,7 +309,58 @@ TEST(TileTable, BadFilesAreErrors) {
   expectError("{\"qcc_tile_table\": 1, \"entries\": [{" + entry + ", \"kSplit\": 0}]}", "'kSplit' must be");
   expectError("{\"qcc_tile_table\": 1, \"entries\": [{" + entry + "}]}", "'kSplit' must be");
   expectError("{\"qcc_tile_table\": 1, \"entries\": [{" + entry + ", \"kSplit\": 1, \"wgmma\": 3}]}", "wgmma");
+  std::string unknownTarget = entry;
+  unknownTarget.replace(unknownTarget.find("sm_80"), 5, "sm_99");
+  expectError("{\"qcc_tile_table\": 1, \"entries\": [{" + unknownTarget + ", \"kSplit\": 1}]}", "sm_99");
   auto ok = readTileTable(write("ok.json", "{\"qcc_tile_table\": 1, \"entries\": [{" + entry + ", \"kSplit\": 2}]}"));
   ASSERT_TRUE(ok.isOk()) << ok.message();
   EXPECT_EQ(ok->entries[0].tile.kSplit, 2);
+}
+
+// The compiler stores each target's tuned entries with its kernels, and the
+// executor's plan (planArtifactTarget) finds every kernel it names; without
+// the stored table the plan names the built-in tiles and says what is missing.
+TEST(TileTable, StoredWithTheKernelsAndPlannedBack) {
+  if (!haveNvrtc()) GTEST_SKIP() << "no NVRTC: " << Nvrtc::get().message();
+  ArtifactSpec spec = smallSpec({WeightFormat::INT8});
+  TileTable t;
+  TileEntry e;
+  e.target = "sm_90a";
+  e.format = GemmFormat::INT8;
+  e.n = (4 + 2) * 64; // the fused qkv
+  e.k = 256;
+  e.decode = true;
+  e.tile = GemmTile{1, 2, 1, 4};
+  t.entries.push_back(e);
+  auto kernels = compileArtifactKernels(spec, {"sm89", "sm90"}, false, tempDir(), &t);
+  ASSERT_TRUE(kernels.isOk()) << kernels.message();
+  ASSERT_EQ(kernels->size(), 2u);
+  EXPECT_TRUE((*kernels)[0].tileTable.empty()); // no entries for sm_89
+  auto stored = parseTileTable((*kernels)[1].tileTable, "stored");
+  ASSERT_TRUE(stored.isOk()) << stored.message();
+  ASSERT_EQ(stored->entries.size(), 1u);
+  EXPECT_TRUE(stored->entries[0].tile == (GemmTile{1, 2, 1, 4}));
+
+  for (const artifact::TargetDecl &decl : *kernels) {
+    auto plan = planArtifactTarget(spec, decl);
+    ASSERT_TRUE(plan.isOk()) << decl.target << ": " << plan.message();
+  }
+  auto plan90 = planArtifactTarget(spec, (*kernels)[1]);
+  EXPECT_TRUE(plan90->layers[0].qkv.decode.tile == (GemmTile{1, 2, 1, 4}));
+  bool named = false;
+  for (const artifact::KernelDecl &k : (*kernels)[1].kernels) named |= k.name == kernelName(plan90->layers[0].qkv.decode);
+  EXPECT_TRUE(named);
+
+  artifact::TargetDecl withoutTable = (*kernels)[1];
+  withoutTable.tileTable.clear();
+  auto missing = planArtifactTarget(spec, withoutTable);
+  ASSERT_FALSE(missing.isOk());
+  EXPECT_TRUE(contains(missing.message(), "lack qcc_gemm_int8_n384_k256")) << missing.message();
+  EXPECT_TRUE(contains(missing.message(), "built-in")) << missing.message();
+
+  artifact::TargetDecl corrupt = (*kernels)[1];
+  corrupt.tileTable = "{\"qcc_tile_table\": 1, \"entries\": [{\"target\": \"sm_99\"";
+  auto bad = planArtifactTarget(spec, corrupt);
+  ASSERT_FALSE(bad.isOk());
+  EXPECT_TRUE(contains(bad.message(), "sm_90a tile table")) << bad.message();
 }
