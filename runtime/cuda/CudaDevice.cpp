@@ -43,7 +43,10 @@ Expected<int> CudaDevice::count() {
 Expected<std::unique_ptr<CudaDevice>> CudaDevice::open(int ordinal) {
   Expected<const CudaDriver *> drv = CudaDriver::get();
   if (!drv) return drv.status();
-  const CudaDriver &d = **drv;
+  return open(**drv, ordinal);
+}
+
+Expected<std::unique_ptr<CudaDevice>> CudaDevice::open(const CudaDriver &d, int ordinal) {
   const CudaDriverApi &a = d.api();
   int n = 0;
   QCC_RETURN_IF_ERROR(d.check(a.cuDeviceGetCount(&n), "cuDeviceGetCount"));

@@ -58,6 +58,9 @@ public:
   // Opens device `ordinal` with its primary context. Errors: no driver
   // ("no CUDA driver: libcuda.so.1 could not be loaded"), no device, bad ordinal.
   static Expected<std::unique_ptr<CudaDevice>> open(int ordinal = 0);
+  // The same through a given driver (e.g. CudaDriver::loadFrom; tests use an
+  // emulated driver that runs the kernels on the CPU).
+  static Expected<std::unique_ptr<CudaDevice>> open(const CudaDriver &driver, int ordinal = 0);
   // Number of devices, or the driver error.
   static Expected<int> count();
   ~CudaDevice();

@@ -1,5 +1,8 @@
 #include "HostEmulation.h"
 
+#include <memory>
+#include <ucontext.h>
+
 namespace qcc_emu {
 
 thread_local EmuDim3 threadIdx, blockIdx;
@@ -10,28 +13,76 @@ thread_local Block *currentBlock = nullptr;
 static std::mutex sharedMu;
 static const char *sharedBase = nullptr;
 
+// Fibers: one ucontext per CUDA thread with its own stack (reused across
+// blocks and launches), scheduled round-robin by launch() on the calling
+// thread; a fiber runs until it waits at a barrier (yieldFiber) or returns.
+namespace {
+constexpr size_t kFiberStack = 256 * 1024;
+struct Fiber {
+  ucontext_t ctx;
+  std::vector<char> stack;
+  unsigned tid = 0;
+  bool done = false;
+};
+thread_local ucontext_t schedulerContext;
+thread_local Fiber *runningFiber = nullptr;
+thread_local const std::function<void()> *runningKernel = nullptr;
+thread_local std::vector<std::unique_ptr<Fiber>> fiberPool;
+
+void fiberMain() {
+  Fiber *f = runningFiber;
+  (*runningKernel)();
+  currentBlock->bar.leave(); // an exited thread no longer holds the block barrier
+  f->done = true;            // returning resumes the scheduler (uc_link)
+}
+} // namespace
+
+void yieldFiber() { swapcontext(&runningFiber->ctx, &schedulerContext); }
+
 void launch(EmuDim3 grid, unsigned threads, const std::function<void()> &kernel) {
   gridDim = grid;
   blockDim = EmuDim3{threads, 1, 1};
   sharedBase = nullptr; // each kernel converts only its own shared array
-  for (unsigned by = 0; by < grid.y; ++by)
-    for (unsigned bx = 0; bx < grid.x; ++bx) {
-      Block block;
-      block.bar.reset(int(threads));
-      block.warps = std::vector<Warp>((threads + 31) / 32);
-      for (size_t w = 0; w < block.warps.size(); ++w)
-        block.warps[w].bar.reset(int(std::min<unsigned>(32, threads - unsigned(w) * 32)));
-      std::vector<std::thread> pool;
-      for (unsigned t = 0; t < threads; ++t)
-        pool.emplace_back([&, t] {
-          threadIdx = EmuDim3{t, 0, 0};
-          blockIdx = EmuDim3{bx, by, 0};
-          currentBlock = &block;
-          kernel();
-          block.bar.leave(); // an exited thread no longer holds the block barrier
-        });
-      for (std::thread &th : pool) th.join();
-    }
+  while (fiberPool.size() < threads) {
+    fiberPool.push_back(std::make_unique<Fiber>());
+    fiberPool.back()->stack.resize(kFiberStack);
+  }
+  runningKernel = &kernel;
+  for (unsigned bz = 0; bz < grid.z; ++bz)
+    for (unsigned by = 0; by < grid.y; ++by)
+      for (unsigned bx = 0; bx < grid.x; ++bx) {
+        Block block;
+        block.bar.reset(int(threads));
+        block.warps = std::vector<Warp>((threads + 31) / 32);
+        for (size_t w = 0; w < block.warps.size(); ++w)
+          block.warps[w].bar.reset(int(std::min<unsigned>(32, threads - unsigned(w) * 32)));
+        currentBlock = &block;
+        blockIdx = EmuDim3{bx, by, bz};
+        for (unsigned t = 0; t < threads; ++t) {
+          Fiber &f = *fiberPool[t];
+          f.tid = t;
+          f.done = false;
+          getcontext(&f.ctx);
+          f.ctx.uc_stack.ss_sp = f.stack.data();
+          f.ctx.uc_stack.ss_size = f.stack.size();
+          f.ctx.uc_link = &schedulerContext;
+          makecontext(&f.ctx, fiberMain, 0);
+        }
+        for (unsigned alive = threads; alive > 0;) {
+          alive = 0;
+          for (unsigned t = 0; t < threads; ++t) {
+            Fiber &f = *fiberPool[t];
+            if (f.done) continue;
+            runningFiber = &f;
+            threadIdx = EmuDim3{t, 0, 0};
+            swapcontext(&schedulerContext, &f.ctx);
+            if (!f.done) ++alive;
+          }
+        }
+        currentBlock = nullptr;
+      }
+  runningKernel = nullptr;
+  runningFiber = nullptr;
 }
 
 float bf16f(uint16_t b) { return __uint_as_float(unsigned(b) << 16); }

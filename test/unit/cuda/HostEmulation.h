@@ -1,7 +1,7 @@
 // A small host emulation of the CUDA execution model, enough to run qcc's
 // kernel templates (codegen/cuda/kernels/*.cuh) on the CPU without a GPU:
-// one std::thread per CUDA thread of a block, __syncthreads and warp
-// shuffles as barriers, and the tensor-core instructions the kernels use
+// one fiber (ucontext) per CUDA thread of a block, run in turn on the calling
+// thread, __syncthreads and warp shuffles as barriers that switch fibers, and the tensor-core instructions the kernels use
 // (mma.sync m16n8k16 bf16, m16n8k32 s8 / e4m3) computed from the fragment
 // layouts in the PTX ISA manual. It checks the kernels' own index math, bounds,
 // packing, reductions and epilogues; the inline-PTX helpers it replaces are
@@ -23,6 +23,7 @@
 #define __global__
 #define __forceinline__ inline
 #define __shared__ static
+#define __constant__ static const
 #define __launch_bounds__(x)
 #define __align__(n) __attribute__((aligned(n)))
 
@@ -38,25 +39,25 @@ namespace qcc_emu {
 extern thread_local EmuDim3 threadIdx, blockIdx;
 extern EmuDim3 blockDim, gridDim;
 
+// Switches from the running CUDA thread (a fiber) to the next one of its block.
+void yieldFiber();
+
 // A reusable barrier for `n` participants; threads that finish early leave().
+// The fibers of a block run on one OS thread, so no locking is needed.
 class Barrier {
 public:
   void reset(int n) { count_ = n; waiting_ = 0; }
   void wait() {
-    std::unique_lock<std::mutex> l(mu_);
     const unsigned long gen = gen_;
     if (++waiting_ >= count_) { release(); return; }
-    cv_.wait(l, [&] { return gen != gen_; });
+    while (gen == gen_) yieldFiber();
   }
   void leave() {
-    std::lock_guard<std::mutex> l(mu_);
     --count_;
     if (count_ > 0 && waiting_ >= count_) release();
   }
 private:
-  void release() { waiting_ = 0; ++gen_; cv_.notify_all(); }
-  std::mutex mu_;
-  std::condition_variable cv_;
+  void release() { waiting_ = 0; ++gen_; }
   int count_ = 0, waiting_ = 0;
   unsigned long gen_ = 0;
 };

@@ -1,0 +1,109 @@
+#include "HostKernels.h"
+
+#include <atomic>
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <sstream>
+#include <sys/stat.h>
+#include <thread>
+
+namespace qcc::cuda::testing {
+
+namespace {
+
+std::string trim(const std::string &s) {
+  const size_t b = s.find_first_not_of(" \t\n");
+  const size_t e = s.find_last_not_of(" \t\n");
+  return b == std::string::npos ? "" : s.substr(b, e - b + 1);
+}
+
+std::string readFile(const std::string &path) {
+  std::ifstream in(path);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+uint64_t fnv1a(const std::string &s) {
+  uint64_t h = 1469598103934665603ull;
+  for (unsigned char c : s) h = (h ^ c) * 1099511628211ull;
+  return h;
+}
+
+} // namespace
+
+Expected<std::string> hostKernelSource(const GeneratedKernel &k) {
+  // The entry point: extern "C" ... <name>(<params>) {
+  const std::string marker = k.name + "(";
+  const size_t at = k.source.rfind(marker);
+  if (at == std::string::npos) return Status::error(k.name + ": entry point not found in its source");
+  const size_t open = at + marker.size(), close = k.source.find(')', open);
+  if (close == std::string::npos) return Status::error(k.name + ": unterminated parameter list");
+  std::vector<std::string> types;
+  std::stringstream params(k.source.substr(open, close - open));
+  std::string param;
+  while (std::getline(params, param, ',')) {
+    param = trim(param);
+    size_t end = param.size();
+    while (end > 0 && (std::isalnum(static_cast<unsigned char>(param[end - 1])) || param[end - 1] == '_')) --end;
+    const std::string type = trim(param.substr(0, end));
+    if (type.empty()) return Status::error(k.name + ": cannot read the type of parameter '" + param + "'");
+    types.push_back(type);
+  }
+  std::string call = k.name + "(";
+  for (size_t i = 0; i < types.size(); ++i)
+    call += (i ? ", " : "") + std::string("*static_cast<") + types[i] + " *>(args[" + std::to_string(i) + "])";
+  call += ")";
+  return k.source +
+         "\n// host emulation entry (HostKernels.cpp)\n"
+         "extern \"C\" void qcc_emu_launch(unsigned gx, unsigned gy, unsigned gz, unsigned block, void **args) {\n"
+         "  qcc_emu::launch(EmuDim3{gx, gy, gz}, block, [&] { " + call + "; });\n}\n";
+}
+
+Status buildHostKernels(const std::vector<GeneratedKernel> &kernels, const std::string &dir) {
+  ::mkdir(dir.c_str(), 0755);
+  struct Job {
+    std::string name, source, hash;
+  };
+  std::vector<Job> jobs;
+  for (const GeneratedKernel &k : kernels) {
+    auto src = hostKernelSource(k);
+    if (!src) return src.status();
+    char hash[17];
+    std::snprintf(hash, sizeof hash, "%016llx", static_cast<unsigned long long>(fnv1a(*src)));
+    struct stat st;
+    if (readFile(dir + "/" + k.name + ".hash") == hash && ::stat((dir + "/" + k.name + ".so").c_str(), &st) == 0)
+      continue; // built from this source already
+    jobs.push_back({k.name, *src, hash});
+  }
+  std::atomic<size_t> next{0};
+  std::vector<std::string> errors(jobs.size());
+  auto worker = [&] {
+    for (size_t i = next++; i < jobs.size(); i = next++) {
+      const Job &j = jobs[i];
+      const std::string base = dir + "/" + j.name;
+      { std::ofstream(base + ".cpp") << j.source; }
+      // -O1: the emulation's cost is threads and barriers, not arithmetic.
+      const std::string cmd = std::string(QCC_HOST_CXX) + " -std=c++17 -O1 -g0 -fPIC -shared -w -pthread -include " +
+                              QCC_HOST_EMULATION_HEADER + " " + base + ".cpp " + QCC_HOST_EMULATION_LIB + " -o " +
+                              base + ".so.tmp > " + base + ".log 2>&1 && mv " + base + ".so.tmp " + base + ".so";
+      if (std::system(cmd.c_str()) != 0) {
+        errors[i] = j.name + ": host build failed:\n" + readFile(base + ".log");
+        continue;
+      }
+      std::ofstream(base + ".hash") << j.hash;
+    }
+  };
+  const unsigned n = std::max(1u, std::min(std::thread::hardware_concurrency(), unsigned(jobs.size())));
+  std::vector<std::thread> pool;
+  for (unsigned i = 1; i < n; ++i) pool.emplace_back(worker);
+  worker();
+  for (std::thread &t : pool) t.join();
+  std::string all;
+  for (const std::string &e : errors)
+    if (!e.empty()) all += (all.empty() ? "" : "\n") + e;
+  return all.empty() ? Status::ok() : Status::error(all);
+}
+
+} // namespace qcc::cuda::testing
