@@ -166,6 +166,69 @@ Status CudaDevice::launch(CUfunction f, const unsigned grid[3], unsigned block, 
       "cuLaunchKernel");
 }
 
+KernelGraph &KernelGraph::operator=(KernelGraph &&o) noexcept {
+  if (this != &o) {
+    release();
+    driver_ = o.driver_;
+    graph_ = o.graph_;
+    exec_ = o.exec_;
+    last_ = o.last_;
+    launches_ = o.launches_;
+    o.graph_ = nullptr;
+    o.exec_ = nullptr;
+    o.last_ = nullptr;
+    o.launches_ = 0;
+  }
+  return *this;
+}
+
+KernelGraph::~KernelGraph() { release(); }
+
+void KernelGraph::release() {
+  if (exec_) driver_->api().cuGraphExecDestroy(exec_);
+  if (graph_) driver_->api().cuGraphDestroy(graph_);
+  exec_ = nullptr;
+  graph_ = nullptr;
+  last_ = nullptr;
+  launches_ = 0;
+}
+
+Expected<KernelGraph> CudaDevice::createGraph() {
+  if (!supportsGraphs()) return Status::error("the CUDA driver has no graph API");
+  KernelGraph g;
+  g.driver_ = driver_;
+  QCC_RETURN_IF_ERROR(driver_->check(driver_->api().cuGraphCreate(&g.graph_, 0), "cuGraphCreate"));
+  return g;
+}
+
+Status CudaDevice::addToGraph(KernelGraph &g, CUfunction f, const unsigned grid[3], unsigned block,
+                              unsigned sharedBytes, void **args) {
+  if (g.empty() || g.instantiated()) return Status::error("adding to a graph that is not being built");
+  CudaKernelNodeParams p{};
+  p.func = f;
+  p.gridDimX = grid[0], p.gridDimY = grid[1], p.gridDimZ = grid[2];
+  p.blockDimX = block, p.blockDimY = 1, p.blockDimZ = 1;
+  p.sharedMemBytes = sharedBytes;
+  p.kernelParams = args;
+  CUgraphNode node = nullptr;
+  QCC_RETURN_IF_ERROR(driver_->check(
+      driver_->api().cuGraphAddKernelNode(&node, g.graph_, g.last_ ? &g.last_ : nullptr, g.last_ ? 1 : 0, &p),
+      "cuGraphAddKernelNode"));
+  g.last_ = node;
+  ++g.launches_;
+  return Status::ok();
+}
+
+Status CudaDevice::instantiate(KernelGraph &g) {
+  if (g.empty()) return Status::error("instantiating an empty graph");
+  return driver_->check(driver_->api().cuGraphInstantiateWithFlags(&g.exec_, g.graph_, 0), "cuGraphInstantiate");
+}
+
+Status CudaDevice::launchGraph(const KernelGraph &g) {
+  if (!g.instantiated()) return Status::error("launching a graph that is not instantiated");
+  return driver_->check(driver_->api().cuGraphLaunch(g.exec_, nullptr), "cuGraphLaunch");
+}
+
 Status CudaDevice::synchronize() { return driver_->check(driver_->api().cuCtxSynchronize(), "cuCtxSynchronize"); }
 
 Expected<float> CudaDevice::timeMs(int iters, const std::function<Status()> &body) {

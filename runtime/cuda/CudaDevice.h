@@ -45,6 +45,29 @@ private:
   CUmodule module_ = nullptr;
 };
 
+// A CUDA graph of kernel launches, each after the previous one: built once
+// (CudaDevice::addToGraph copies every launch's argument values), then
+// replayed with one CudaDevice::launchGraph. Destroyed with its executable.
+class KernelGraph {
+public:
+  KernelGraph() = default;
+  KernelGraph(KernelGraph &&o) noexcept { *this = std::move(o); }
+  KernelGraph &operator=(KernelGraph &&o) noexcept;
+  ~KernelGraph();
+  bool empty() const { return graph_ == nullptr; }
+  bool instantiated() const { return exec_ != nullptr; }
+  size_t launches() const { return launches_; }
+
+private:
+  friend class CudaDevice;
+  void release();
+  const CudaDriver *driver_ = nullptr;
+  CUgraph graph_ = nullptr;
+  CUgraphExec exec_ = nullptr;
+  CUgraphNode last_ = nullptr;
+  size_t launches_ = 0;
+};
+
 // A compiled kernel as an artifact holds it: for one target, PTX and cubin.
 struct KernelImage {
   std::string name;   // entry point
@@ -93,6 +116,15 @@ public:
   // Launches `f` on the default stream; args as cuLaunchKernel takes them.
   Status launch(CUfunction f, const unsigned grid[3], unsigned block, unsigned sharedBytes, void **args);
   Status synchronize();
+
+  // CUDA graphs, when the driver has them (else the calls below fail).
+  bool supportsGraphs() const { return driver_->api().hasGraphs(); }
+  Expected<KernelGraph> createGraph();
+  // Appends a launch (as `launch` takes it) after the graph's last one.
+  Status addToGraph(KernelGraph &g, CUfunction f, const unsigned grid[3], unsigned block, unsigned sharedBytes,
+                    void **args);
+  Status instantiate(KernelGraph &g);
+  Status launchGraph(const KernelGraph &g); // on the default stream
   // Times `iters` runs of `body` with events (ms per run); for benchmarks only.
   Expected<float> timeMs(int iters, const std::function<Status()> &body);
 

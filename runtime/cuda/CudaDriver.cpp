@@ -45,6 +45,18 @@ Expected<const CudaDriver *> CudaDriver::loadFrom(const std::string &library) {
     dlclose(h);
     return Status::error("no CUDA driver: " + library + " lacks driver API entry points qcc needs");
   }
+  // Optional: graphs (the executor launches kernel by kernel without them).
+  if (!(bind(h, "cuGraphCreate", a.cuGraphCreate) && bind(h, "cuGraphAddKernelNode_v2", a.cuGraphAddKernelNode) &&
+        bind(h, "cuGraphInstantiateWithFlags", a.cuGraphInstantiateWithFlags) &&
+        bind(h, "cuGraphLaunch", a.cuGraphLaunch) && bind(h, "cuGraphExecDestroy", a.cuGraphExecDestroy) &&
+        bind(h, "cuGraphDestroy", a.cuGraphDestroy))) {
+    a.cuGraphCreate = nullptr;
+    a.cuGraphAddKernelNode = nullptr;
+    a.cuGraphInstantiateWithFlags = nullptr;
+    a.cuGraphLaunch = nullptr;
+    a.cuGraphExecDestroy = nullptr;
+    a.cuGraphDestroy = nullptr;
+  }
   if (CUresult r = a.cuInit(0); r != 0) {
     const char *msg = nullptr;
     a.cuGetErrorString(r, &msg);

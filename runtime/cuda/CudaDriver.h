@@ -20,6 +20,22 @@ typedef struct CUfunc_st *CUfunction;
 typedef struct CUstream_st *CUstream;
 typedef struct CUevent_st *CUevent;
 typedef unsigned long long CUdeviceptr;
+typedef struct CUgraph_st *CUgraph;
+typedef struct CUgraphNode_st *CUgraphNode;
+typedef struct CUgraphExec_st *CUgraphExec;
+
+// cuda.h's CUDA_KERNEL_NODE_PARAMS (the _v2 layout cuGraphAddKernelNode_v2 takes).
+struct CudaKernelNodeParams {
+  CUfunction func;
+  unsigned gridDimX, gridDimY, gridDimZ;
+  unsigned blockDimX, blockDimY, blockDimZ;
+  unsigned sharedMemBytes;
+  void **kernelParams; // values are copied when the node is added
+  void **extra;
+  void *kern; // CUkernel, unused (func is set)
+  CUcontext ctx;
+};
+static_assert(sizeof(CudaKernelNodeParams) == 72, "CUDA_KERNEL_NODE_PARAMS layout");
 
 // Device attributes qcc reads (values from cuda.h's CUdevice_attribute).
 enum : int {
@@ -64,6 +80,19 @@ struct CudaDriverApi {
   CUresult (*cuEventSynchronize)(CUevent);
   CUresult (*cuEventElapsedTime)(float *, CUevent, CUevent);
   CUresult (*cuFuncGetAttribute)(int *, int, CUfunction);
+  // CUDA graphs (optional: null when the driver lacks them; callers fall back
+  // to plain launches).
+  CUresult (*cuGraphCreate)(CUgraph *, unsigned);
+  CUresult (*cuGraphAddKernelNode)(CUgraphNode *, CUgraph, const CUgraphNode *, size_t,
+                                   const CudaKernelNodeParams *);
+  CUresult (*cuGraphInstantiateWithFlags)(CUgraphExec *, CUgraph, unsigned long long);
+  CUresult (*cuGraphLaunch)(CUgraphExec, CUstream);
+  CUresult (*cuGraphExecDestroy)(CUgraphExec);
+  CUresult (*cuGraphDestroy)(CUgraph);
+  bool hasGraphs() const {
+    return cuGraphCreate && cuGraphAddKernelNode && cuGraphInstantiateWithFlags && cuGraphLaunch &&
+           cuGraphExecDestroy && cuGraphDestroy;
+  }
 };
 
 class CudaDriver {

@@ -171,6 +171,7 @@ Expected<std::unique_ptr<CudaExecutor>> CudaExecutor::create(const ArtifactFile 
 
   ex->maxSeq_ = ex->plan_.maxSeq;
   ex->poison_ = options.poisonActivations;
+  ex->graphs_ = options.cudaGraphs && device.supportsGraphs();
   if (options.maxSeqLen > 0) {
     if (options.maxSeqLen > ex->plan_.maxSeq)
       return Status::error(file.name() + ": max sequence length " + std::to_string(options.maxSeqLen) +
@@ -252,6 +253,7 @@ Status CudaExecutor::ensureRows(int64_t rows) {
     return Status::ok();
   };
   const int64_t T = rows;
+  decodeGraph_ = KernelGraph(); // it holds the old buffers' addresses
   QCC_RETURN_IF_ERROR(alloc(ids_, T * 4));               // int32 [T]
   QCC_RETURN_IF_ERROR(alloc(pos_, T * 4));               // int32 [T]
   QCC_RETURN_IF_ERROR(alloc(x_, T * H * 2));             // bf16 [T][H]
@@ -272,7 +274,9 @@ Status CudaExecutor::ensureRows(int64_t rows) {
 
 Status CudaExecutor::launch(const KernelSpec &spec, int64_t rows, std::vector<void *> args) {
   const LaunchDims d = launchDims(spec, rows);
-  return dev_->launch(functions_.at(kernelName(spec)), d.grid, d.block, 0, args.data());
+  CUfunction f = functions_.at(kernelName(spec));
+  if (building_) return dev_->addToGraph(*building_, f, d.grid, d.block, 0, args.data());
+  return dev_->launch(f, d.grid, d.block, 0, args.data());
 }
 
 Status CudaExecutor::runGemm(const Gemm &g, CUdeviceptr a, CUdeviceptr tokScale, CUdeviceptr residual,
@@ -285,6 +289,7 @@ Status CudaExecutor::runGemm(const Gemm &g, CUdeviceptr a, CUdeviceptr tokScale,
   int m = int(rows);
   std::vector<void *> args = {&a, &w, &tokScale, &ch, &residual, &out, &m};
   const LaunchDims d = launchDims(spec, rows);
+  if (building_) return dev_->addToGraph(*building_, f, d.grid, d.block, 0, args.data());
   return dev_->launch(f, d.grid, d.block, 0, args.data());
 }
 
@@ -312,6 +317,40 @@ Status CudaExecutor::forward(const std::vector<int64_t> &tokens, std::vector<flo
   QCC_RETURN_IF_ERROR(dev_->upload(ids_, hostIds.data(), size_t(T) * 4));
   QCC_RETURN_IF_ERROR(dev_->upload(pos_, hostPos.data(), size_t(T) * 4));
 
+  if (T == 1 && graphs_) {
+    // Decode: every argument is a buffer address or a constant for T = 1 (the
+    // token and its position are read from ids_ / pos_), so one graph serves
+    // every step until the buffers are reallocated.
+    if (!decodeGraph_.instantiated()) {
+      auto g = dev_->createGraph();
+      if (!g) return g.status();
+      building_ = &*g;
+      Status s = enqueueKernels(1);
+      building_ = nullptr;
+      QCC_RETURN_IF_ERROR(s);
+      QCC_RETURN_IF_ERROR(dev_->instantiate(*g));
+      decodeGraph_ = std::move(*g);
+      ++graphBuilds_;
+    }
+    QCC_RETURN_IF_ERROR(dev_->launchGraph(decodeGraph_));
+  } else {
+    QCC_RETURN_IF_ERROR(enqueueKernels(T));
+  }
+  QCC_RETURN_IF_ERROR(dev_->synchronize());
+
+  const int64_t V = c.vocabSize;
+  std::vector<uint16_t> bits(size_t(T * V));
+  QCC_RETURN_IF_ERROR(dev_->download(bits.data(), logits_, bits.size() * 2));
+  logits->resize(bits.size());
+  for (size_t i = 0; i < bits.size(); ++i) (*logits)[i] = fm::bf16ToFloat(bits[i]);
+  position_ += T;
+  return Status::ok();
+}
+
+// The forward's launches for T tokens over the current buffers: embedding, the
+// layers, the final norm and lm_head (see LayerKernels for the data flow).
+Status CudaExecutor::enqueueKernels(int64_t T) {
+  const ModelConfig &c = config_;
   const int64_t D = c.headDim, HQ = c.numHeads, HKV = c.numKvHeads, I = c.intermediateSize;
   float eps = float(c.rmsNormEps);
   CUdeviceptr ids = ids_.ptr(), posp = pos_.ptr(), embed = embed_.ptr();
@@ -347,16 +386,7 @@ Status CudaExecutor::forward(const std::vector<int64_t> &tokens, std::vector<flo
   }
   CUdeviceptr fn = finalNorm_.ptr(), lg = logits_.ptr();
   QCC_RETURN_IF_ERROR(launch(plan_.finalNorm, T, {&x, &fn, &eps, &h, &hs}));
-  QCC_RETURN_IF_ERROR(runGemm(*lmHead_, h, hs, 0, lg, T));
-  QCC_RETURN_IF_ERROR(dev_->synchronize());
-
-  const int64_t V = c.vocabSize;
-  std::vector<uint16_t> bits(size_t(T * V));
-  QCC_RETURN_IF_ERROR(dev_->download(bits.data(), logits_, bits.size() * 2));
-  logits->resize(bits.size());
-  for (size_t i = 0; i < bits.size(); ++i) (*logits)[i] = fm::bf16ToFloat(bits[i]);
-  position_ += T;
-  return Status::ok();
+  return runGemm(*lmHead_, h, hs, 0, lg, T);
 }
 
 Expected<std::vector<float>> CudaExecutor::prefill(const std::vector<int64_t> &tokens) {

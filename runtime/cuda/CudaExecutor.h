@@ -31,6 +31,10 @@ struct CudaExecutorOptions {
   // Plans with this `qcc tune` table instead of the one stored with the
   // kernels (TargetDecl::tileTable); for kernels compiled without storing it.
   const TileTable *tiles = nullptr;
+  // Replay the decode step (one token, ~10 kernels per layer) as one CUDA
+  // graph, built at the first decode and rebuilt when buffers grow; off, or
+  // without graph support in the driver, every kernel is launched by itself.
+  bool cudaGraphs = true;
   // Kernels to use instead of the artifact's own (e.g. compiled just now with
   // compileArtifactKernels for an artifact written without this target).
   const std::vector<artifact::TargetDecl> *kernels = nullptr;
@@ -57,6 +61,9 @@ public:
   int64_t vocabSize() const { return config_.vocabSize; }
   // The artifact target whose kernels run ("sm_90a") and how they were loaded.
   const std::string &kernelTarget() const { return kernelTarget_; }
+  // Whether decode replays a CUDA graph, and how many times one was built.
+  bool usesCudaGraphs() const { return graphs_; }
+  int decodeGraphBuilds() const { return graphBuilds_; }
 
   struct Gemm; // one (possibly fused) linear: kernels, functions, weights
   struct Layer;
@@ -65,6 +72,7 @@ private:
   CudaExecutor() = default;
   Status ensureRows(int64_t rows);
   Status forward(const std::vector<int64_t> &tokens, std::vector<float> *logits);
+  Status enqueueKernels(int64_t T); // the whole forward's launches (or graph nodes)
   Status runGemm(const Gemm &g, CUdeviceptr a, CUdeviceptr tokScale, CUdeviceptr residual, CUdeviceptr out,
                  int64_t rows);
   Status launch(const KernelSpec &spec, int64_t rows, std::vector<void *> args);
@@ -75,6 +83,8 @@ private:
   std::string kernelTarget_;
   int64_t maxSeq_ = 0, position_ = 0;
   bool poison_ = false;
+  bool graphs_ = false;
+  int graphBuilds_ = 0;
   std::vector<CudaModule> modules_;
   std::map<std::string, CUfunction> functions_; // entry name -> function
 
@@ -85,6 +95,10 @@ private:
   // Activations for up to rows_ tokens (see forward() for the shapes).
   int64_t rows_ = 0;
   DeviceBuffer ids_, pos_, x_, x2_, h_, hScale_, qkv_, attn_, attnQ_, attnScale_, gu_, act_, actScale_, logits_;
+
+  // Last, so that it is destroyed before the modules and buffers it uses.
+  KernelGraph decodeGraph_;         // the T = 1 forward over the current buffers
+  KernelGraph *building_ = nullptr; // launches become graph nodes while set
 };
 
 } // namespace qcc::cuda

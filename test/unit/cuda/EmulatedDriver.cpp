@@ -14,6 +14,7 @@
 #include <map>
 #include <mutex>
 #include <string>
+#include <vector>
 
 namespace {
 
@@ -40,6 +41,30 @@ struct Function {
   std::string name;
   void *library = nullptr;
   void (*launch)(unsigned, unsigned, unsigned, unsigned, void **) = nullptr;
+  std::vector<unsigned> paramSizes; // bytes of each kernel parameter
+};
+
+// cuda.h's CUDA_KERNEL_NODE_PARAMS (v2).
+struct KernelNodeParams {
+  void *func;
+  unsigned gridDimX, gridDimY, gridDimZ, blockDimX, blockDimY, blockDimZ, sharedMemBytes;
+  void **kernelParams;
+  void **extra;
+  void *kern;
+  void *ctx;
+};
+// A graph node: the launch with copies of its argument values (as the driver
+// copies them when the node is added).
+struct Node {
+  Function *f;
+  unsigned grid[3], block;
+  std::vector<std::vector<unsigned char>> args;
+};
+struct Graph {
+  std::vector<Node *> nodes; // added in dependency order (checked)
+};
+struct GraphExec {
+  std::vector<Node> nodes;
 };
 
 int envCc() {
@@ -163,12 +188,15 @@ CUresult cuModuleGetFunction(void **fn, void *module, const char *name) {
   const std::string path = std::string(dir) + "/" + name + ".so";
   void *lib = dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL);
   if (!lib) return fail(kNotFound, std::string("no host build of ") + name + ": " + dlerror());
-  auto *f = new Function{name, lib, nullptr};
+  auto *f = new Function{name, lib, nullptr, {}};
   f->launch = reinterpret_cast<decltype(f->launch)>(dlsym(lib, "qcc_emu_launch"));
-  if (!f->launch) {
+  const auto *count = static_cast<const unsigned *>(dlsym(lib, "qcc_emu_param_count"));
+  const auto *sizes = static_cast<const unsigned *>(dlsym(lib, "qcc_emu_param_sizes"));
+  if (!f->launch || !count || !sizes) {
     delete f;
-    return fail(kNotFound, path + " has no qcc_emu_launch");
+    return fail(kNotFound, path + " lacks the qcc_emu_* entry points");
   }
+  f->paramSizes.assign(sizes, sizes + *count);
   *fn = f; // lives as long as the process (modules hold no functions)
   return kSuccess;
 }
@@ -242,6 +270,60 @@ CUresult cuEventElapsedTime(float *ms, void *, void *) {
 }
 CUresult cuFuncGetAttribute(int *v, int, void *) {
   *v = 0;
+  return kSuccess;
+}
+
+CUresult cuGraphCreate(void **graph, unsigned) {
+  *graph = new Graph();
+  return kSuccess;
+}
+CUresult cuGraphAddKernelNode_v2(void **node, void *graph, void *const *deps, size_t numDeps,
+                                 const KernelNodeParams *p) {
+  auto *g = static_cast<Graph *>(graph);
+  auto *f = static_cast<Function *>(p->func);
+  if (!g || !f || !p->kernelParams || p->extra) return fail(kInvalidValue, "bad kernel node parameters");
+  // The emulation runs nodes in the order added: each must depend on nodes already in the graph.
+  for (size_t i = 0; i < numDeps; ++i) {
+    bool known = false;
+    for (Node *n : g->nodes) known |= n == deps[i];
+    if (!known) return fail(kInvalidValue, f->name + ": a dependency is not a node of this graph");
+  }
+  if (p->blockDimY != 1 || p->blockDimZ != 1 || p->sharedMemBytes != 0)
+    return fail(kInvalidValue, f->name + ": qcc kernels use 1-D blocks and no dynamic shared memory");
+  auto *n = new Node{f, {p->gridDimX, p->gridDimY, p->gridDimZ}, p->blockDimX, {}};
+  for (size_t i = 0; i < f->paramSizes.size(); ++i) {
+    const auto *bytes = static_cast<const unsigned char *>(p->kernelParams[i]);
+    n->args.emplace_back(bytes, bytes + f->paramSizes[i]);
+  }
+  g->nodes.push_back(n);
+  *node = n;
+  return kSuccess;
+}
+CUresult cuGraphInstantiateWithFlags(void **exec, void *graph, unsigned long long) {
+  auto *g = static_cast<Graph *>(graph);
+  auto *e = new GraphExec();
+  for (Node *n : g->nodes) e->nodes.push_back(*n);
+  *exec = e;
+  return kSuccess;
+}
+CUresult cuGraphLaunch(void *exec, void *) {
+  auto *e = static_cast<GraphExec *>(exec);
+  if (!e) return fail(kInvalidHandle, "launch of a null graph");
+  for (Node &n : e->nodes) {
+    std::vector<void *> params;
+    for (std::vector<unsigned char> &a : n.args) params.push_back(a.data());
+    n.f->launch(n.grid[0], n.grid[1], n.grid[2], n.block, params.data());
+  }
+  return kSuccess;
+}
+CUresult cuGraphExecDestroy(void *exec) {
+  delete static_cast<GraphExec *>(exec);
+  return kSuccess;
+}
+CUresult cuGraphDestroy(void *graph) {
+  auto *g = static_cast<Graph *>(graph);
+  for (Node *n : g->nodes) delete n;
+  delete g;
   return kSuccess;
 }
 

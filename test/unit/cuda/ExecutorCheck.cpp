@@ -106,6 +106,7 @@ void checkExecutorAgainstCpu(CudaDevice &device, const std::string &formatName, 
   CudaExecutorOptions eo;
   eo.maxSeqLen = 64;
   eo.poisonActivations = true;
+  eo.cudaGraphs = check.cudaGraphs;
   auto gpu = CudaExecutor::create(**file, *dev, eo);
   ASSERT_TRUE(gpu.isOk()) << gpu.message();
   EXPECT_EQ((*gpu)->kernelTarget(), target->name);
@@ -124,8 +125,7 @@ void checkExecutorAgainstCpu(CudaDevice &device, const std::string &formatName, 
 
   std::mt19937 rng(o.seed);
   std::uniform_int_distribution<int64_t> tok(0, o.vocab - 1);
-  std::vector<int64_t> prompt(size_t(check.promptTokens));
-  for (int64_t &t : prompt) t = tok(rng);
+  std::vector<int64_t> prompt;
   // With quantised activations (W8A8), the bf16-level differences between
   // the two executors move some inputs across a rounding boundary, and each
   // such flip is a whole quantisation step: the two results then differ by up
@@ -135,6 +135,10 @@ void checkExecutorAgainstCpu(CudaDevice &device, const std::string &formatName, 
   const bool quantizesActivations =
       format && (format->format == fm::Format::INT8 || format->format == fm::Format::FP8) && !weightOnly;
   for (int round = 0; round < check.rounds; ++round) {
+    // A longer prompt each round: the activation buffers grow, which must
+    // invalidate the decode graph built for the old ones.
+    prompt.resize(size_t(check.promptTokens + 12 * round));
+    for (int64_t &t : prompt) t = tok(rng);
     auto g = (*gpu)->prefill(prompt);
     ASSERT_TRUE(g.isOk()) << g.message();
     auto c = (*cpu)->prefill(prompt);
@@ -168,6 +172,14 @@ void checkExecutorAgainstCpu(CudaDevice &device, const std::string &formatName, 
     EXPECT_EQ((*gpu)->position(), int64_t(prompt.size()) + check.decodeSteps);
     (*gpu)->reset();
     (*cpu)->reset();
+  }
+  if (check.cudaGraphs && dev->supportsGraphs()) {
+    EXPECT_TRUE((*gpu)->usesCudaGraphs());
+    if (check.decodeSteps > 0) {
+      EXPECT_EQ((*gpu)->decodeGraphBuilds(), check.rounds); // once per buffer size
+    }
+  } else {
+    EXPECT_EQ((*gpu)->decodeGraphBuilds(), 0);
   }
   // Past the cache: a clear error, not a crash.
   auto tooLong = (*gpu)->prefill(std::vector<int64_t>(65, 1));

@@ -23,7 +23,8 @@ namespace qcc::cuda::testing {
 struct ExecutorCheck {
   int rounds = 2;       // the second round checks reset()
   int decodeSteps = 6;  // M = 1 kernels
-  int promptTokens = 21; // M > 16: the prefill kernels
+  int promptTokens = 21; // M > 16: the prefill kernels; each round's prompt is 12 longer
+  bool cudaGraphs = true; // decode through a graph (rebuilt when a longer prompt grows the buffers)
   // Called with the artifact's spec and its kernels before the executor is
   // created (the emulation builds host versions of them here).
   std::function<Status(const artifact::ArtifactSpec &, const std::vector<artifact::TargetDecl> &)> prepare;

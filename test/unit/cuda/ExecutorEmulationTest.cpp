@@ -53,12 +53,13 @@ Status buildKernelsFor(const artifact::ArtifactSpec &spec, const std::vector<art
   return qcc::cuda::testing::buildHostKernels(all, QCC_EMU_KERNEL_DIR);
 }
 
-void check(const char *cc, const std::string &format, double bound) {
+void check(const char *cc, const std::string &format, double bound, bool cudaGraphs = true) {
   if (!Nvrtc::get()) GTEST_SKIP() << "no NVRTC: " << Nvrtc::get().message();
   std::unique_ptr<CudaDevice> dev = emulatedDevice(cc);
   ASSERT_NE(dev, nullptr);
   qcc::cuda::testing::ExecutorCheck c;
   c.decodeSteps = 3;
+  c.cudaGraphs = cudaGraphs;
   c.prepare = buildKernelsFor;
   qcc::cuda::testing::checkExecutorAgainstCpu(*dev, format, bound, c);
 }
@@ -73,6 +74,8 @@ TEST(CudaExecutorEmulation, Fp8Sm90a) { check("90", "fp8", 3e-2); }
 // sm_86: mma.sync everywhere, and fp8 through the weight-only fallback.
 TEST(CudaExecutorEmulation, W4A16Sm86) { check("86", "w4a16", 3e-2); }
 TEST(CudaExecutorEmulation, Fp8WeightOnlySm86) { check("86", "fp8", 3e-2); }
+// Decode launching kernel by kernel, as without graph support.
+TEST(CudaExecutorEmulation, W4A16Sm86WithoutGraphs) { check("86", "w4a16", 3e-2, false); }
 
 // The wrapper reads the entry point's parameter types.
 TEST(CudaExecutorEmulation, HostWrapperUnpacksParameters) {

@@ -51,6 +51,8 @@ Expected<std::string> hostKernelSource(const GeneratedKernel &k) {
     if (type.empty()) return Status::error(k.name + ": cannot read the type of parameter '" + param + "'");
     types.push_back(type);
   }
+  std::string sizes;
+  for (size_t i = 0; i < types.size(); ++i) sizes += (i ? ", " : "") + std::string("sizeof(") + types[i] + ")";
   std::string call = k.name + "(";
   for (size_t i = 0; i < types.size(); ++i)
     call += (i ? ", " : "") + std::string("*static_cast<") + types[i] + " *>(args[" + std::to_string(i) + "])";
@@ -58,7 +60,9 @@ Expected<std::string> hostKernelSource(const GeneratedKernel &k) {
   return k.source +
          "\n// host emulation entry (HostKernels.cpp)\n"
          "extern \"C\" void qcc_emu_launch(unsigned gx, unsigned gy, unsigned gz, unsigned block, void **args) {\n"
-         "  qcc_emu::launch(EmuDim3{gx, gy, gz}, block, [&] { " + call + "; });\n}\n";
+         "  qcc_emu::launch(EmuDim3{gx, gy, gz}, block, [&] { " + call + "; });\n}\n"
+         "extern \"C\" const unsigned qcc_emu_param_count = " + std::to_string(types.size()) + ";\n"
+         "extern \"C\" const unsigned qcc_emu_param_sizes[] = {" + sizes + "};\n";
 }
 
 Status buildHostKernels(const std::vector<GeneratedKernel> &kernels, const std::string &dir) {
