@@ -22,6 +22,12 @@ llvm_config.with_environment("PATH", config.qcc_tools_dir, append_path=True)
 if config.qcc_have_cuda_headers:
     config.available_features.add("cuda-headers")
 
+# The emulated CUDA driver (test/unit/cuda/EmulatedDriver.cpp) and the tool
+# that builds host kernels for it: `qcc run --device cuda` without a GPU.
+if os.path.exists(config.qcc_emu_driver) and os.path.exists(os.path.join(config.qcc_tools_dir, "qcc-emu-kernels")):
+    config.available_features.add("cuda-emulation")
+    config.substitutions.append(("%emu_driver", config.qcc_emu_driver))
+
 tools = ["qcc-opt", "qcc"]
 llvm_config.add_tool_substitutions(
     [t for t in tools if os.path.exists(os.path.join(config.qcc_tools_dir, t))],

@@ -1,5 +1,6 @@
 #include "runtime/cuda/CudaDriver.h"
 
+#include <cstdlib>
 #include <dlfcn.h>
 #include <map>
 #include <memory>
@@ -69,7 +70,10 @@ Expected<const CudaDriver *> CudaDriver::loadFrom(const std::string &library) {
   return result;
 }
 
-Expected<const CudaDriver *> CudaDriver::get() { return loadFrom("libcuda.so.1"); }
+Expected<const CudaDriver *> CudaDriver::get() {
+  const char *library = std::getenv("QCC_CUDA_DRIVER");
+  return loadFrom(library && *library ? library : "libcuda.so.1");
+}
 
 Status CudaDriver::check(CUresult r, const std::string &what) const {
   if (r == 0) return Status::ok();

@@ -97,7 +97,8 @@ struct CudaDriverApi {
 
 class CudaDriver {
 public:
-  // The process-wide driver from libcuda.so.1. Without it:
+  // The process-wide driver: libcuda.so.1, or the library $QCC_CUDA_DRIVER
+  // names (tests point it at the emulated driver). Without it:
   // "no CUDA driver: libcuda.so.1 could not be loaded".
   static Expected<const CudaDriver *> get();
   // A specific library (tests pass a missing path to exercise the error).

@@ -70,6 +70,25 @@ template <typename T> Expected<DeviceBuffer> toDevice(CudaDevice &dev, const std
 
 } // namespace
 
+const artifact::TargetDecl *chooseKernelTarget(const std::vector<artifact::TargetDecl> &targets, int ccMajor,
+                                               int ccMinor) {
+  const std::string arch = ccMajor == 9 && ccMinor == 0 ? "sm_90a" : "sm_" + std::to_string(ccMajor * 10 + ccMinor);
+  const int dev = ccMajor * 10 + ccMinor;
+  auto rank = [&](const artifact::TargetDecl &t) {
+    if (t.target == arch) return 1000;
+    const int n = targetNumber(t.target);
+    return n / 10 == dev / 10 ? 500 + n : n; // a cubin of the same major beats PTX JIT
+  };
+  const artifact::TargetDecl *best = nullptr;
+  for (const artifact::TargetDecl &t : targets) {
+    if (t.kernels.empty()) continue;
+    const bool specific = !t.target.empty() && t.target.back() == 'a';
+    if (t.target != arch && (specific || targetNumber(t.target) > dev)) continue;
+    if (!best || rank(t) > rank(*best)) best = &t;
+  }
+  return best;
+}
+
 // The rows of `parts` stacked into one weight [sum N][K] in `format`'s kernel layout.
 static Status uploadGemmWeights(CudaDevice &dev, const std::vector<const LoadedTensor *> &parts, GemmFormat format,
                                 CudaExecutor::Gemm &g) {
@@ -128,27 +147,16 @@ Expected<std::unique_ptr<CudaExecutor>> CudaExecutor::create(const ArtifactFile 
   // Which of the artifact's targets to run: the device's exact one, else a
   // cubin of the same major and lower minor, else PTX of an older target (JIT).
   const std::string arch = device.archName();
-  const int dev = device.ccMajor() * 10 + device.ccMinor();
-  std::vector<const artifact::TargetDecl *> candidates;
-  std::string offered;
   const std::vector<artifact::TargetDecl> &targets = options.kernels ? *options.kernels : spec.targets;
-  for (const artifact::TargetDecl &t : targets) {
-    offered += (offered.empty() ? "" : ", ") + t.target;
-    const bool specific = !t.target.empty() && t.target.back() == 'a';
-    if (t.target == arch || (!specific && targetNumber(t.target) <= dev)) candidates.push_back(&t);
-  }
-  auto rank = [&](const artifact::TargetDecl *t) {
-    if (t->target == arch) return 1000;
-    const int n = targetNumber(t->target);
-    return n / 10 == dev / 10 ? 500 + n : n; // a cubin of the same major beats PTX JIT
-  };
-  std::stable_sort(candidates.begin(), candidates.end(),
-                   [&](auto *a, auto *b) { return rank(a) > rank(b); });
-  if (candidates.empty())
+  const artifact::TargetDecl *chosen = chooseKernelTarget(targets, device.ccMajor(), device.ccMinor());
+  if (!chosen) {
+    std::string offered;
+    for (const artifact::TargetDecl &t : targets)
+      if (!t.kernels.empty()) offered += (offered.empty() ? "" : ", ") + t.target;
     return Status::error(file.name() + ": no kernels run on this " + device.name() + " (" + arch +
                          "); the artifact has kernels for: " + (offered.empty() ? "no target" : offered) +
                          "; recompile with --target for this GPU");
-  const artifact::TargetDecl *chosen = candidates.front();
+  }
   // The same kernels the compiler planned (with the tile table stored for the target).
   auto plan = planArtifactTarget(spec, *chosen, options.tiles);
   if (!plan) return plan.status().withContext(file.name());

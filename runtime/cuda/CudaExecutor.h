@@ -40,6 +40,14 @@ struct CudaExecutorOptions {
   const std::vector<artifact::TargetDecl> *kernels = nullptr;
 };
 
+// The artifact target whose kernels a device of compute capability
+// major.minor runs: its own ("sm_90a" for 9.0), else the newest cubin of the
+// same major and lower minor, else the newest older PTX (JIT-compiled);
+// arch-specific targets ("sm_90a") only on their own architecture. Null when
+// none fits; targets without kernels never do.
+const artifact::TargetDecl *chooseKernelTarget(const std::vector<artifact::TargetDecl> &targets, int ccMajor,
+                                               int ccMinor);
+
 class CudaExecutor {
 public:
   // Picks the artifact's kernels for `device` (its exact target's cubins, else

@@ -12,11 +12,11 @@ enum class Device { Auto, Cpu, Cuda };
 const char *deviceName(Device d); // "auto" "cpu" "cuda"
 Expected<Device> parseDevice(const std::string &text);
 
-// What the CUDA driver reports, found without linking it: libcuda.so.1 is
-// dlopen'ed, so binaries start on machines without a GPU.
+// What the CUDA driver reports for device 0, through cuda::CudaDevice (the
+// driver is dlopen'ed, so binaries start on machines without a GPU).
 struct CudaProbe {
   bool usable = false;
-  std::string error;  // why not usable: "no CUDA driver found (libcuda.so.1 could not be loaded)", ...
+  std::string error;  // why not usable: "no CUDA driver: libcuda.so.1 could not be loaded", ...
   int ccMajor = 0, ccMinor = 0;
   std::string target; // kernel target for the device: sm_80, sm_86, sm_89, sm_90a (sm_XY otherwise)
 };

@@ -186,20 +186,27 @@ TEST(Device, ParseAndChoose) {
   auto f = artifact::ArtifactFile::open(path);
   ASSERT_TRUE(f.isOk());
   rt::CudaProbe none;
-  none.error = "no CUDA driver found (libcuda.so.1 could not be loaded)";
+  none.error = "no CUDA driver: libcuda.so.1 could not be loaded";
   auto c = rt::chooseDevice(rt::Device::Cuda, **f, none);
   ASSERT_FALSE(c.isOk());
-  EXPECT_EQ(c.message(), "--device cuda: no CUDA driver found (libcuda.so.1 could not be loaded)");
+  EXPECT_EQ(c.message(), "--device cuda: no CUDA driver: libcuda.so.1 could not be loaded");
   c = rt::chooseDevice(rt::Device::Auto, **f, none);
   ASSERT_TRUE(c.isOk());
   EXPECT_EQ(c->device, rt::Device::Cpu);
-  EXPECT_EQ(c->reason, "using cpu: no CUDA driver found (libcuda.so.1 could not be loaded)");
+  EXPECT_EQ(c->reason, "using cpu: no CUDA driver: libcuda.so.1 could not be loaded");
 
+  rt::CudaProbe t4; // sm_75: older than every kernel
+  t4.usable = true, t4.ccMajor = 7, t4.ccMinor = 5, t4.target = "sm_75";
+  c = rt::chooseDevice(rt::Device::Cuda, **f, t4);
+  ASSERT_FALSE(c.isOk());
+  EXPECT_EQ(c.message(), "--device cuda: no kernels in the artifact run on sm_75 (kernels present for: sm_80)");
+  // Newer GPUs run older kernels as the executor loads them (PTX JIT across majors).
   rt::CudaProbe h100;
   h100.usable = true, h100.ccMajor = 9, h100.target = "sm_90a";
-  c = rt::chooseDevice(rt::Device::Cuda, **f, h100);
-  ASSERT_FALSE(c.isOk());
-  EXPECT_EQ(c.message(), "--device cuda: artifact has no kernels for sm_90a (kernels present for: sm_80)");
+  c = rt::chooseDevice(rt::Device::Auto, **f, h100);
+  ASSERT_TRUE(c.isOk()) << c.message();
+  EXPECT_EQ(c->device, rt::Device::Cuda);
+  EXPECT_EQ(c->reason, "using cuda: sm_90a GPU runs the artifact's sm_80 kernels");
   c = rt::chooseDevice(rt::Device::Cpu, **f, h100);
   ASSERT_TRUE(c.isOk());
   EXPECT_EQ(c->device, rt::Device::Cpu);
