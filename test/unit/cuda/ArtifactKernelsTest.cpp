@@ -84,6 +84,18 @@ bool haveNvrtc() { return bool(Nvrtc::get()); }
 
 bool contains(const std::string &s, const std::string &needle) { return s.find(needle) != std::string::npos; }
 
+// A tuned tile for smallSpec's fused q|k|v in int8 on sm_90a, decode bucket.
+TileEntry qkvDecodeEntry() {
+  TileEntry e;
+  e.target = "sm_90a";
+  e.format = GemmFormat::INT8;
+  e.n = (4 + 2) * 64;
+  e.k = 256;
+  e.decode = true;
+  e.tile = GemmTile{1, 2, 1, 4};
+  return e;
+}
+
 } // namespace
 
 TEST(ArtifactKernels, PlanCoversEveryLayerFormat) {
@@ -255,13 +267,7 @@ TEST(TileTable, RoundTripAndOverridesThePlan) {
   ASSERT_TRUE(plain.isOk()) << plain.message();
 
   TileTable t;
-  TileEntry e;
-  e.target = "sm_90a";
-  e.format = GemmFormat::INT8;
-  e.n = (4 + 2) * 64; // the fused qkv
-  e.k = 256;
-  e.decode = true;
-  e.tile = GemmTile{1, 2, 1, 4};
+  TileEntry e = qkvDecodeEntry();
   e.ms = 0.0125;
   t.entries.push_back(e);
   e.decode = false;
@@ -324,14 +330,7 @@ TEST(TileTable, StoredWithTheKernelsAndPlannedBack) {
   if (!haveNvrtc()) GTEST_SKIP() << "no NVRTC: " << Nvrtc::get().message();
   ArtifactSpec spec = smallSpec({WeightFormat::INT8});
   TileTable t;
-  TileEntry e;
-  e.target = "sm_90a";
-  e.format = GemmFormat::INT8;
-  e.n = (4 + 2) * 64; // the fused qkv
-  e.k = 256;
-  e.decode = true;
-  e.tile = GemmTile{1, 2, 1, 4};
-  t.entries.push_back(e);
+  t.entries.push_back(qkvDecodeEntry());
   auto kernels = compileArtifactKernels(spec, {"sm89", "sm90"}, false, tempDir(), &t);
   ASSERT_TRUE(kernels.isOk()) << kernels.message();
   ASSERT_EQ(kernels->size(), 2u);
