@@ -75,11 +75,21 @@ CudaDevice::~CudaDevice() {
   if (ctx_) driver_->api().cuDevicePrimaryCtxRelease(device_);
 }
 
-std::string CudaDevice::archName() const {
-  std::string s = "sm_" + std::to_string(ccMajor_) + std::to_string(ccMinor_);
-  if (ccMajor_ == 9 && ccMinor_ == 0) s += "a"; // Hopper-specific features (wgmma)
+std::string archNameFor(int ccMajor, int ccMinor) {
+  std::string s = "sm_" + std::to_string(ccMajor) + std::to_string(ccMinor);
+  if (ccMajor == 9 && ccMinor == 0) s += "a"; // Hopper-specific features (wgmma)
   return s;
 }
+
+int targetNumber(const std::string &t, bool *archSpecific) {
+  if (archSpecific) *archSpecific = !t.empty() && t.back() == 'a';
+  int v = 0;
+  for (char c : t)
+    if (c >= '0' && c <= '9') v = v * 10 + (c - '0');
+  return v;
+}
+
+std::string CudaDevice::archName() const { return archNameFor(ccMajor_, ccMinor_); }
 
 Expected<int> CudaDevice::attribute(int attr) const {
   int v = 0;
@@ -115,15 +125,6 @@ Expected<CudaModule> CudaDevice::loadModule(const void *image, const std::string
   m.driver_ = driver_;
   QCC_RETURN_IF_ERROR(driver_->check(driver_->api().cuModuleLoadData(&m.module_, image), "loading " + what));
   return m;
-}
-
-// "sm_86" -> 86, "sm_90a" -> 90 (and sets *archSpecific).
-static int targetNumber(const std::string &t, bool *archSpecific) {
-  *archSpecific = !t.empty() && t.back() == 'a';
-  int v = 0;
-  for (char c : t)
-    if (c >= '0' && c <= '9') v = v * 10 + (c - '0');
-  return v;
 }
 
 Expected<CudaModule> CudaDevice::loadBest(const std::vector<KernelImage> &images) {

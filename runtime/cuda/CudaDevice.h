@@ -68,6 +68,12 @@ private:
   size_t launches_ = 0;
 };
 
+// The kernel target name of a compute capability: "sm_86", and "sm_90a" for
+// 9.0 (Hopper's wgmma needs the arch-specific target).
+std::string archNameFor(int ccMajor, int ccMinor);
+// "sm_86" -> 86, "sm_90a" -> 90; *archSpecific (if given) tells the "a" suffix.
+int targetNumber(const std::string &target, bool *archSpecific = nullptr);
+
 // A compiled kernel as an artifact holds it: for one target, PTX and cubin.
 struct KernelImage {
   std::string name;   // entry point

@@ -28,14 +28,6 @@ struct CudaExecutor::Layer {
 
 namespace {
 
-// "sm_90a" -> 90, "sm_86" -> 86.
-int targetNumber(const std::string &t) {
-  int n = 0;
-  for (char c : t)
-    if (c >= '0' && c <= '9') n = n * 10 + (c - '0');
-  return n;
-}
-
 // A dense tensor's values as bf16 bits (f32 / f16 / bf16 data).
 Expected<std::vector<uint16_t>> denseBf16(const LoadedTensor &t) {
   const size_t n = t.dataRange.size / dtypeSize(t.dataType);
@@ -72,7 +64,7 @@ template <typename T> Expected<DeviceBuffer> toDevice(CudaDevice &dev, const std
 
 const artifact::TargetDecl *chooseKernelTarget(const std::vector<artifact::TargetDecl> &targets, int ccMajor,
                                                int ccMinor) {
-  const std::string arch = ccMajor == 9 && ccMinor == 0 ? "sm_90a" : "sm_" + std::to_string(ccMajor * 10 + ccMinor);
+  const std::string arch = archNameFor(ccMajor, ccMinor);
   const int dev = ccMajor * 10 + ccMinor;
   auto rank = [&](const artifact::TargetDecl &t) {
     if (t.target == arch) return 1000;
@@ -82,8 +74,9 @@ const artifact::TargetDecl *chooseKernelTarget(const std::vector<artifact::Targe
   const artifact::TargetDecl *best = nullptr;
   for (const artifact::TargetDecl &t : targets) {
     if (t.kernels.empty()) continue;
-    const bool specific = !t.target.empty() && t.target.back() == 'a';
-    if (t.target != arch && (specific || targetNumber(t.target) > dev)) continue;
+    bool specific;
+    const int n = targetNumber(t.target, &specific);
+    if (t.target != arch && (specific || n > dev)) continue;
     if (!best || rank(t) > rank(*best)) best = &t;
   }
   return best;
@@ -281,10 +274,13 @@ Status CudaExecutor::ensureRows(int64_t rows) {
 }
 
 Status CudaExecutor::launch(const KernelSpec &spec, int64_t rows, std::vector<void *> args) {
-  const LaunchDims d = launchDims(spec, rows);
-  CUfunction f = functions_.at(kernelName(spec));
-  if (building_) return dev_->addToGraph(*building_, f, d.grid, d.block, 0, args.data());
-  return dev_->launch(f, d.grid, d.block, 0, args.data());
+  return submit(functions_.at(kernelName(spec)), launchDims(spec, rows), args.data());
+}
+
+// Launches now, or appends the launch to the graph being built.
+Status CudaExecutor::submit(CUfunction f, const LaunchDims &d, void **args) {
+  if (building_) return dev_->addToGraph(*building_, f, d.grid, d.block, 0, args);
+  return dev_->launch(f, d.grid, d.block, 0, args);
 }
 
 Status CudaExecutor::runGemm(const Gemm &g, CUdeviceptr a, CUdeviceptr tokScale, CUdeviceptr residual,
@@ -295,10 +291,8 @@ Status CudaExecutor::runGemm(const Gemm &g, CUdeviceptr a, CUdeviceptr tokScale,
   // Only int8 / fp8 read per-token activation scales.
   if (spec.format != GemmFormat::INT8 && spec.format != GemmFormat::FP8) tokScale = 0;
   int m = int(rows);
-  std::vector<void *> args = {&a, &w, &tokScale, &ch, &residual, &out, &m};
-  const LaunchDims d = launchDims(spec, rows);
-  if (building_) return dev_->addToGraph(*building_, f, d.grid, d.block, 0, args.data());
-  return dev_->launch(f, d.grid, d.block, 0, args.data());
+  void *args[] = {&a, &w, &tokScale, &ch, &residual, &out, &m};
+  return submit(f, launchDims(spec, rows), args);
 }
 
 // One forward over `tokens` at positions position_.. (all rows at once).

@@ -84,6 +84,7 @@ private:
   Status runGemm(const Gemm &g, CUdeviceptr a, CUdeviceptr tokScale, CUdeviceptr residual, CUdeviceptr out,
                  int64_t rows);
   Status launch(const KernelSpec &spec, int64_t rows, std::vector<void *> args);
+  Status submit(CUfunction f, const LaunchDims &dims, void **args);
 
   CudaDevice *dev_ = nullptr;
   ModelConfig config_;

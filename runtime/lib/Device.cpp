@@ -21,10 +21,7 @@ Expected<Device> parseDevice(const std::string &text) {
   return Status::error("unknown device '" + text + "' (expected auto, cpu or cuda)");
 }
 
-std::string targetForComputeCapability(int major, int minor) {
-  if (major == 9 && minor == 0) return "sm_90a"; // wgmma needs the arch-specific target
-  return "sm_" + std::to_string(major) + std::to_string(minor);
-}
+std::string targetForComputeCapability(int major, int minor) { return cuda::archNameFor(major, minor); }
 
 CudaProbe probeCuda() {
   CudaProbe p;

@@ -1,4 +1,5 @@
 #include "ExecutorCheck.h"
+#include "KernelTestData.h"
 
 #include "codegen/cuda/ArtifactKernels.h"
 #include "runtime/cuda/CudaExecutor.h"
@@ -23,19 +24,6 @@ std::string tempDir() {
   char tmpl[] = "/tmp/qcc-executor-gpu-XXXXXX";
   const char *d = mkdtemp(tmpl);
   return d ? d : "/tmp";
-}
-
-// ||got - want|| / ||want||; any non-finite value in `got` fails.
-double relError(const std::vector<float> &got, const std::vector<float> &want) {
-  if (got.size() != want.size()) return INFINITY;
-  double num = 0, den = 0;
-  for (size_t i = 0; i < want.size(); ++i) {
-    if (!std::isfinite(got[i])) return INFINITY;
-    num += double(got[i] - want[i]) * (got[i] - want[i]);
-    den += double(want[i]) * want[i];
-  }
-  EXPECT_GT(den, 0.0) << "reference logits are all zero";
-  return std::sqrt(num / std::max(den, 1e-300));
 }
 
 } // namespace

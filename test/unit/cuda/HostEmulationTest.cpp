@@ -14,6 +14,7 @@
 #include "codegen/cuda/Kernels.h"
 #include "codegen/cuda/Packing.h"
 #include "runtime/formats/Formats.h"
+#include "KernelTestData.h"
 
 #include <gtest/gtest.h>
 
@@ -25,36 +26,10 @@ using qcc::cuda::GemmTile;
 
 namespace {
 
-std::mt19937 &rng() {
-  static std::mt19937 r(std::random_device{}());
-  return r;
-}
-std::vector<float> randomFloats(size_t n, float lo = -1.f, float hi = 1.f) {
-  std::uniform_real_distribution<float> u(lo, hi);
-  std::vector<float> v(n);
-  for (float &x : v) x = u(rng());
-  return v;
-}
-std::vector<uint16_t> toBf16(const std::vector<float> &v) {
-  std::vector<uint16_t> o(v.size());
-  for (size_t i = 0; i < v.size(); ++i) o[i] = fm::floatToBf16(v[i]);
-  return o;
-}
-std::vector<float> fromBf16(const std::vector<uint16_t> &v) {
-  std::vector<float> o(v.size());
-  for (size_t i = 0; i < v.size(); ++i) o[i] = fm::bf16ToFloat(v[i]);
-  return o;
-}
-double relError(const std::vector<float> &got, const std::vector<double> &want) {
-  double num = 0, den = 0;
-  for (size_t i = 0; i < want.size(); ++i) {
-    if (!std::isfinite(got[i])) return INFINITY;
-    num += (got[i] - want[i]) * (got[i] - want[i]);
-    den += want[i] * want[i];
-  }
-  EXPECT_GT(den, 0.0);
-  return std::sqrt(num / std::max(den, 1e-300));
-}
+using qcc::cuda::testing::fromBf16;
+using qcc::cuda::testing::randomFloats;
+using qcc::cuda::testing::relError;
+using qcc::cuda::testing::toBf16;
 
 template <int FMT, int N, int K, int MT, int NT, int WN, int KS, bool RES, bool WG, int GROUP>
 void runGemm(int M, const void *A, const void *W, const float *ts, const float *cs, const uint16_t *res,

@@ -7,6 +7,7 @@
 #include "codegen/cuda/Packing.h"
 #include "runtime/cuda/CudaDevice.h"
 #include "runtime/formats/Formats.h"
+#include "KernelTestData.h"
 
 #include <gtest/gtest.h>
 
@@ -122,38 +123,10 @@ void run(Gpu *g, CUfunction f, const KernelSpec &spec, int64_t rows, std::vector
   ASSERT_TRUE(s.isOk()) << s.message();
 }
 
-std::mt19937 &rng() {
-  static std::mt19937 r(std::random_device{}()); // fresh data each run
-  return r;
-}
-std::vector<float> randomFloats(size_t n, float lo = -1.f, float hi = 1.f) {
-  std::uniform_real_distribution<float> u(lo, hi);
-  std::vector<float> v(n);
-  for (float &x : v) x = u(rng());
-  return v;
-}
-std::vector<uint16_t> toBf16(const std::vector<float> &v) {
-  std::vector<uint16_t> out(v.size());
-  for (size_t i = 0; i < v.size(); ++i) out[i] = fm::floatToBf16(v[i]);
-  return out;
-}
-std::vector<float> fromBf16(const std::vector<uint16_t> &v) {
-  std::vector<float> out(v.size());
-  for (size_t i = 0; i < v.size(); ++i) out[i] = fm::bf16ToFloat(v[i]);
-  return out;
-}
-
-// ||got - want|| / ||want|| over finite reference data; NaN in `got` fails.
-double relError(const std::vector<float> &got, const std::vector<double> &want) {
-  double num = 0, den = 0;
-  for (size_t i = 0; i < want.size(); ++i) {
-    if (!std::isfinite(got[i])) return INFINITY;
-    num += (got[i] - want[i]) * (got[i] - want[i]);
-    den += want[i] * want[i];
-  }
-  EXPECT_GT(den, 0.0) << "reference is all zeros";
-  return std::sqrt(num / std::max(den, 1e-300));
-}
+using qcc::cuda::testing::fromBf16;
+using qcc::cuda::testing::randomFloats;
+using qcc::cuda::testing::relError;
+using qcc::cuda::testing::toBf16;
 
 //===----------------------------------------------------------------------===//
 // GEMMs
