@@ -8,6 +8,7 @@ packages=(
   llvm-22-dev libmlir-22-dev mlir-22-tools llvm-22-tools
   flatbuffers-compiler libflatbuffers-dev
   libgtest-dev googletest
+  libxxhash-dev
 )
 
 missing=()

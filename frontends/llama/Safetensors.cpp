@@ -3,6 +3,7 @@
 #include "frontends/llama/StrictJson.h"
 
 #include <algorithm>
+#include <set>
 #include <cstring>
 
 namespace qcc {
@@ -208,8 +209,8 @@ std::string_view SafetensorsFile::headerBytes() const {
   return std::string_view(reinterpret_cast<const char *>(file_->data() + 8), headerSize_);
 }
 
-Status writeSafetensors(const std::string &path, const std::vector<SafetensorsEntry> &tensors,
-                        const std::map<std::string, std::string> &metadata) {
+Expected<std::unique_ptr<SafetensorsWriter>> SafetensorsWriter::create(const std::string &path, std::vector<Decl> tensors,
+                                                                       const std::map<std::string, std::string> &metadata) {
   std::string header = "{";
   bool first = true;
   if (!metadata.empty()) {
@@ -222,9 +223,12 @@ Status writeSafetensors(const std::string &path, const std::vector<SafetensorsEn
     header += "}";
     first = false;
   }
+  std::unique_ptr<SafetensorsWriter> w(new SafetensorsWriter());
+  std::set<std::string> names;
   uint64_t offset = 0;
-  std::vector<uint64_t> sizes;
-  for (const SafetensorsEntry &t : tensors) {
+  for (const Decl &t : tensors) {
+    if (t.name.empty() || t.name == "__metadata__" || !names.insert(t.name).second)
+      return Status::error(path + ": tensor name '" + t.name + "' is empty, reserved or repeated");
     uint64_t bytes = dtypeSize(t.dtype);
     std::string shape;
     for (int64_t d : t.shape) {
@@ -235,24 +239,81 @@ Status writeSafetensors(const std::string &path, const std::vector<SafetensorsEn
     }
     if (!first) header += ",";
     first = false;
-    header += jsonQuote(t.name) + ":{\"dtype\":\"" + dtypeName(t.dtype) + "\",\"shape\":[" +
-              shape + "],\"data_offsets\":[" + std::to_string(offset) + "," +
-              std::to_string(offset + bytes) + "]}";
+    header += jsonQuote(t.name) + ":{\"dtype\":\"" + dtypeName(t.dtype) + "\",\"shape\":[" + shape +
+              "],\"data_offsets\":[" + std::to_string(offset) + "," + std::to_string(offset + bytes) + "]}";
     offset += bytes;
-    sizes.push_back(bytes);
+    w->ends_.push_back(offset);
   }
   header += "}";
   header.append((8 - header.size() % 8) % 8, ' ');
+  if (header.size() > kSafetensorsMaxHeaderSize)
+    return Status::error(path + ": the header of " + std::to_string(header.size()) + " bytes exceeds the limit of " +
+                         std::to_string(kSafetensorsMaxHeaderSize));
 
-  Expected<std::unique_ptr<AtomicFileWriter>> w = AtomicFileWriter::create(path);
-  if (!w) return w.status();
+  auto out = AtomicFileWriter::create(path);
+  if (!out) return out.status();
+  w->out_ = std::move(*out);
+  w->path_ = path;
+  w->decls_ = std::move(tensors);
   uint8_t len[8];
   for (int i = 0; i < 8; ++i) len[i] = static_cast<uint8_t>(uint64_t(header.size()) >> (8 * i));
-  QCC_RETURN_IF_ERROR((*w)->write(len, 8));
-  QCC_RETURN_IF_ERROR((*w)->write(header.data(), header.size()));
-  for (size_t i = 0; i < tensors.size(); ++i)
-    if (sizes[i] > 0) QCC_RETURN_IF_ERROR((*w)->write(tensors[i].data, sizes[i]));
-  return (*w)->commit();
+  QCC_RETURN_IF_ERROR(w->out_->write(len, 8));
+  QCC_RETURN_IF_ERROR(w->out_->write(header.data(), header.size()));
+  return w;
+}
+
+SafetensorsWriter::~SafetensorsWriter() = default;
+
+Status SafetensorsWriter::append(const void *data, size_t bytes) {
+  const uint64_t total = ends_.empty() ? 0 : ends_.back();
+  if (bytes > total - written_)
+    return Status::error(path_ + ": " + std::to_string(bytes) + " bytes given, but only " +
+                         std::to_string(total - written_) + " remain to be written");
+  QCC_RETURN_IF_ERROR(out_->write(data, bytes));
+  written_ += bytes;
+  return Status::ok();
+}
+
+std::string SafetensorsWriter::nextTensor() const {
+  for (size_t i = 0; i < ends_.size(); ++i)
+    if (written_ < ends_[i]) return decls_[i].name;
+  return "";
+}
+
+Status SafetensorsWriter::write(const std::string &name, const void *data, size_t bytes) {
+  size_t i = 0;
+  while (i < decls_.size() && decls_[i].name != name) ++i;
+  if (i == decls_.size()) return Status::error(path_ + ": no tensor '" + name + "' was declared");
+  const uint64_t begin = i == 0 ? 0 : ends_[i - 1];
+  if (written_ != begin)
+    return Status::error(path_ + ": tensor '" + name + "' written out of order (next: '" + nextTensor() + "')");
+  if (bytes != ends_[i] - begin)
+    return Status::error(path_ + ": tensor '" + name + "' has " + std::to_string(bytes) + " bytes, expected " +
+                         std::to_string(ends_[i] - begin));
+  QCC_RETURN_IF_ERROR(out_->write(data, bytes));
+  written_ += bytes;
+  return Status::ok();
+}
+
+Status SafetensorsWriter::finish() {
+  const uint64_t total = ends_.empty() ? 0 : ends_.back();
+  if (written_ != total)
+    return Status::error(path_ + ": tensor '" + nextTensor() + "' is incomplete (" + std::to_string(written_) +
+                         " of " + std::to_string(total) + " data bytes written)");
+  return out_->commit();
+}
+
+Status writeSafetensors(const std::string &path, const std::vector<SafetensorsEntry> &tensors,
+                        const std::map<std::string, std::string> &metadata) {
+  std::vector<SafetensorsWriter::Decl> decls;
+  for (const SafetensorsEntry &t : tensors) decls.push_back({t.name, t.dtype, t.shape});
+  auto w = SafetensorsWriter::create(path, std::move(decls), metadata);
+  if (!w) return w.status();
+  for (const SafetensorsEntry &t : tensors) {
+    TensorRef r{t.dtype, t.shape, t.data};
+    if (r.byteSize() > 0) QCC_RETURN_IF_ERROR((*w)->append(t.data, r.byteSize()));
+  }
+  return (*w)->finish();
 }
 
 } // namespace qcc

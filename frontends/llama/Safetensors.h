@@ -71,6 +71,45 @@ struct SafetensorsEntry {
   const void *data = nullptr;
 };
 
+// Streams a safetensors file: the header (every name, dtype and shape, in
+// file order) is written first, then each tensor's bytes in that order, in
+// one or more pieces; nothing appears at `path` unless finish() succeeds
+// (AtomicFileWriter). Peak memory is the header plus the caller's piece.
+//
+//   auto w = SafetensorsWriter::create("x.safetensors", {{"a", DType::F32, {2, 3}}, ...});
+//   (*w)->append(bytesOfA, 24);   // a's bytes, possibly in several appends
+//   (*w)->finish();               // every tensor complete: fsync + rename
+class SafetensorsWriter {
+public:
+  struct Decl {
+    std::string name;
+    DType dtype = DType::F32;
+    std::vector<int64_t> shape;
+  };
+  static Expected<std::unique_ptr<SafetensorsWriter>> create(const std::string &path, std::vector<Decl> tensors,
+                                                             const std::map<std::string, std::string> &metadata = {});
+  ~SafetensorsWriter();
+  SafetensorsWriter(const SafetensorsWriter &) = delete;
+  SafetensorsWriter &operator=(const SafetensorsWriter &) = delete;
+
+  // The next bytes of the data section (of the current tensor and possibly
+  // the ones after it); more than the declared total is an error.
+  Status append(const void *data, size_t bytes);
+  // The whole tensor `name`, which must be the next one to write.
+  Status write(const std::string &name, const void *data, size_t bytes);
+  // The name of the tensor the next byte belongs to; empty once all are written.
+  std::string nextTensor() const;
+  Status finish();
+
+private:
+  SafetensorsWriter() = default;
+  std::string path_;
+  std::vector<Decl> decls_;
+  std::vector<uint64_t> ends_; // end offset of each tensor in the data section
+  uint64_t written_ = 0;
+  std::unique_ptr<AtomicFileWriter> out_;
+};
+
 // Writes `tensors` (in the given order, data packed back to back) and
 // `metadata` atomically to `path`. The header is padded with spaces to a
 // multiple of 8 bytes, as the reference implementation does.

@@ -100,6 +100,47 @@ TEST(Safetensors, WriterRoundTripsUnalignedData) {
   EXPECT_EQ(std::memcmp((*r)->find("quote\"name")->data, h, sizeof h), 0);
 }
 
+TEST(Safetensors, StreamingWriterTakesPiecesInOrderAndIsAtomic) {
+  TempDir dir;
+  const std::string path = dir.file("s.safetensors");
+  float a[3] = {1.0f, 2.0f, 3.0f};
+  uint8_t b[5] = {9, 8, 7, 6, 5};
+  {
+    auto w = SafetensorsWriter::create(path, {{"a", DType::F32, {3}}, {"b", DType::U8, {5}}});
+    ASSERT_TRUE(w.isOk()) << w.message();
+    EXPECT_EQ((*w)->nextTensor(), "a");
+    Status wrong = (*w)->write("b", b, 5);
+    ASSERT_FALSE(wrong.isOk());
+    EXPECT_NE(wrong.message().find("out of order"), std::string::npos) << wrong.message();
+    ASSERT_TRUE((*w)->append(a, 4).isOk());
+    ASSERT_TRUE((*w)->append(reinterpret_cast<uint8_t *>(a) + 4, 8).isOk());
+    EXPECT_EQ((*w)->nextTensor(), "b");
+    Status early = (*w)->finish();
+    ASSERT_FALSE(early.isOk());
+    EXPECT_NE(early.message().find("'b' is incomplete"), std::string::npos) << early.message();
+  } // destroyed without finish(): nothing at `path`
+  EXPECT_FALSE(SafetensorsFile::open(path).isOk());
+
+  auto w = SafetensorsWriter::create(path, {{"a", DType::F32, {3}}, {"b", DType::U8, {5}}});
+  ASSERT_TRUE(w.isOk()) << w.message();
+  ASSERT_TRUE((*w)->write("a", a, 12).isOk());
+  ASSERT_FALSE((*w)->append(b, 6).isOk()); // past the declared end
+  ASSERT_TRUE((*w)->write("b", b, 5).isOk());
+  EXPECT_EQ((*w)->nextTensor(), "");
+  ASSERT_TRUE((*w)->finish().isOk());
+  auto r = SafetensorsFile::open(path);
+  ASSERT_TRUE(r.isOk()) << r.message();
+  EXPECT_EQ(std::memcmp((*r)->find("a")->data, a, 12), 0);
+  EXPECT_EQ(std::memcmp((*r)->find("b")->data, b, 5), 0);
+}
+
+TEST(Safetensors, StreamingWriterRejectsRepeatedNames) {
+  TempDir dir;
+  auto w = SafetensorsWriter::create(dir.file("d.safetensors"), {{"a", DType::F32, {1}}, {"a", DType::F32, {1}}});
+  ASSERT_FALSE(w.isOk());
+  EXPECT_NE(w.message().find("repeated"), std::string::npos) << w.message();
+}
+
 TEST(Safetensors, ReadsStories260K) {
   auto r = SafetensorsFile::open(sharedDir() + "/models/stories260K/model.safetensors");
   ASSERT_TRUE(r.isOk()) << r.message();
