@@ -1,8 +1,13 @@
 // qcc-calibrate: calibration data for the passes after it, and the activation
-// ranges SmoothQuant needs.
+// ranges SmoothQuant needs (measured by running the graph on the CPU).
+#include "passes/CalibrationData.h"
+#include "passes/Params.h"
+#include "passes/PassRecord.h"
 #include "passes/Passes.h"
-#include "passes/WeightStore.h"
+#include "passes/ToProgram.h"
 #include "quant/Stats.h"
+
+#include "mlir/IR/Builders.h"
 
 #define DEBUG_TYPE "qcc-calibrate"
 
@@ -20,41 +25,82 @@ struct CalibratePass : impl::QccCalibrateBase<CalibratePass> {
   using QccCalibrateBase::QccCalibrateBase;
 
   void runOnOperation() override {
+    recordPass(getOperation(), *this);
     ModuleOp module = getOperation();
     auto fail = [&](const std::string &message) {
       module.emitError("qcc-calibrate: ") << message;
       signalPassFailure();
     };
-    auto store = WeightStore::forModule(module);
-    if (!store) return fail(store.message());
+    auto config = modelConfigOf(module);
+    if (!config) return fail(config.message());
     CalibrationSpec spec{source, samples, seqLen, seed};
-    auto data = loadCalibrationSamples(spec, (*store)->config());
+    auto data = loadCalibrationSamples(spec, *config);
     if (!data) return fail(data.message());
-    setCalibrationSpec(module, spec);
+    if (Status s = setCalibrationSpec(module, spec); !s) return fail(s.message());
     if (!collectRanges) return;
-    auto model = (*store)->buildExecutor(executorOptionsFor(module));
-    if (!model) return fail(model.message());
+    Status s = collect(module, *data);
+    if (!s) return fail(s.message());
+  }
 
-    // One ChannelStats per linear input (q,k,v and gate,up report the same input).
-    std::map<std::string, quant::ChannelStats> stats;
+  // Per-channel absmax of every RMSNorm output that linears read.
+  Status collect(ModuleOp module, const std::vector<std::vector<int64_t>> &data) {
+    auto fn = forwardFunction(module);
+    if (!fn) return fn.status();
+    auto translated = translateToProgram(*fn);
+    if (!translated) return translated.status();
+    const program::Program &p = translated->program;
+    std::vector<RMSNormOp> normOf(p.values.size()); // value -> the IR norm producing it
+    for (size_t i = 0; i < p.ops.size(); ++i)
+      if (auto n = dyn_cast<RMSNormOp>(translated->origin[i])) normOf[p.ops[i].outputs[0]] = n;
+    IrWeightSource weights(*translated);
+    auto model = cpu::Interpreter::create(p, weights, {});
+    if (!model) return model.status();
+
+    std::map<uint32_t, quant::ChannelStats> stats; // by norm output value
     Status observed = Status::ok();
-    cpu::LinearObserver observer = [&](const std::string &name, const float *x, int64_t rows, int64_t cols) {
-      auto it = stats.try_emplace(name, cols).first;
+    cpu::LinearObserver observer = [&](const program::Op &op, size_t, const float *x, int64_t rows, int64_t cols) {
+      const uint32_t v = op.inputs[0];
+      if (!normOf[v]) return;
+      auto it = stats.try_emplace(v, cols).first;
       Status s = it->second.add(x, rows, cols);
       if (!s && observed) observed = s;
     };
-    for (const std::vector<int64_t> &sample : *data) {
-      auto hidden = (*model)->embed(sample); // [T, D]
-      if (!hidden) return fail(hidden.message());
-      for (int layer = 0; layer < (*model)->config().numLayers; ++layer) {
-        Status s = (*model)->runLayer(layer, *hidden, &observer);
-        if (!s) return fail(s.message());
-      }
+    // Linears sharing an input report it once each; measuring it once per
+    // reader gives the same absmax, so no deduplication is needed.
+    for (const std::vector<int64_t> &sample : data) {
+      auto frame = (*model)->newFrame(sample, 0);
+      if (!frame) return frame.status();
+      cpu::KvCaches caches = (*model)->newCaches(frame->T);
+      QCC_RETURN_IF_ERROR((*model)->run(0, p.ops.size(), *frame, caches, &observer));
     }
-    if (!observed) return fail(observed.message());
-    auto &absMax = (*store)->activationAbsMax();
-    absMax.clear();
-    for (auto &[name, s] : stats) absMax[name] = s.absMax();
+    QCC_RETURN_IF_ERROR(observed);
+    if (stats.empty()) return Status::ok();
+
+    auto dir = paramDirFor(module, paramDir, "qcc-calibrate");
+    if (!dir) return dir.status();
+    std::vector<ArchiveWriter::Dense> decls;
+    std::vector<std::string> keys;
+    for (const auto &[v, st] : stats) {
+      std::string name = p.ops[size_t(std::find_if(p.ops.begin(), p.ops.end(), [&](const program::Op &o) {
+                                         return !o.outputs.empty() && o.outputs[0] == v;
+                                       }) - p.ops.begin())].name;
+      std::string key = (name.empty() ? "%" + std::to_string(v) : name) + ".output_absmax";
+      while (std::find(keys.begin(), keys.end(), key) != keys.end()) key += "_";
+      keys.push_back(key);
+      decls.push_back({key, DType::F32, {st.cols()}});
+    }
+    auto writer = ArchiveWriter::create(module, *dir, "calibration", decls, {});
+    if (!writer) return writer.status();
+    std::vector<std::pair<RMSNormOp, ParamAttr>> marks;
+    size_t i = 0;
+    for (const auto &[v, st] : stats) {
+      auto param = (*writer)->writeDense(keys[i++], st.absMax().data(), st.absMax().size() * 4);
+      if (!param) return param.status();
+      marks.push_back({normOf[v], *param});
+    }
+    QCC_RETURN_IF_ERROR((*writer)->finish());
+    for (auto &[norm, param] : marks) norm->setAttr("qcc.output_absmax", param);
+    return Status::ok();
   }
 };
 

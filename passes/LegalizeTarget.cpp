@@ -1,4 +1,5 @@
 // qcc-legalize-target: every layer's format must run on every target.
+#include "passes/PassRecord.h"
 #include "passes/Passes.h"
 #include "support/Targets.h"
 
@@ -23,6 +24,7 @@ struct LegalizeTargetPass : impl::QccLegalizeTargetBase<LegalizeTargetPass> {
   using QccLegalizeTargetBase::QccLegalizeTargetBase;
 
   void runOnOperation() override {
+    recordPass(getOperation(), *this);
     ModuleOp module = getOperation();
     Expected<std::vector<TargetInfo>> list = parseTargetList(targets);
     if (!list) {

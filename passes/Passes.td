@@ -60,13 +60,15 @@ def QccCalibrate : Pass<"qcc-calibrate", "::mlir::ModuleOp"> {
   let summary = "choose calibration data and collect activation ranges";
   let description = [{
     Loads the calibration token ids (a token-id file with one sequence per
-    line, or `random` tokens), records them on the module as
-    `qcc.calibration` for the passes after it, and runs the model as it is now
-    through the CPU executor, collecting the per-input-channel absolute
-    maximum of every linear layer's input (SmoothQuant's statistic). GPTQ's
-    Hessians are collected later, layer by layer, by qcc-quantize-weights, so
-    that each layer sees the outputs of the already-quantized layers before
-    it.
+    line, or `random` tokens) and records them on the module as
+    `qcc.calibration` (with the file's hash) for the passes after it. With
+    `collect-ranges`, it runs the graph as it is now through the CPU
+    interpreter and collects the per-channel absolute maximum of every
+    RMSNorm output that linears read (SmoothQuant's statistic), written to a
+    parameter archive and attached to the norm as `qcc.output_absmax`.
+    GPTQ's Hessians are collected later, block by block, by
+    qcc-quantize-weights, so that each block sees the outputs of the
+    already-quantized blocks before it.
   }];
   let options = [
     Option<"source", "source", "std::string", /*default=*/"\"random\"",
@@ -76,21 +78,25 @@ def QccCalibrate : Pass<"qcc-calibrate", "::mlir::ModuleOp"> {
     Option<"seed", "seed", "uint64_t", /*default=*/"0", "seed of the random tokens">,
     Option<"collectRanges", "collect-ranges", "bool", /*default=*/"true",
            "run the model to collect activation ranges (only SmoothQuant needs them)">,
+    Option<"paramDir", "param-dir", "std::string", /*default=*/"\"\"",
+           "folder for the parameter archive this pass writes (default: the module's qcc.param_dir)">,
   ];
 }
 
 def QccFoldSmoothQuant : Pass<"qcc-fold-smoothquant", "::mlir::ModuleOp"> {
   let summary = "fold SmoothQuant scales into the RMSNorm weights";
   let description = [{
-    For every decoder layer, s[j] = max|X_j|^alpha / max|W_:,j|^(1-alpha) over
-    the linears sharing the input: [q, k, v] against input_layernorm, [gate,
-    up] against post_attention_layernorm. The weights become W diag(s) and the
-    norm weight becomes w / s, which is exact in exact arithmetic. Needs the
-    activation ranges of qcc-calibrate. The affected linears and norms are
-    marked `qcc.smoothquant_alpha`.
+    For every `qcc.rms_norm` whose output only linears read and whose range
+    qcc-calibrate measured (`qcc.output_absmax`): s[j] = max|X_j|^alpha /
+    max|W_:,j|^(1-alpha) over those linears. Their weights become W diag(s)
+    and the norm weight w / s, which is exact in exact arithmetic; the new
+    tensors go to a parameter archive and the weight ops point at them. The
+    affected linears and norms are marked `qcc.smoothquant_alpha`.
   }];
   let options = [
     Option<"alpha", "alpha", "double", /*default=*/"0.5", "migration strength in [0, 1]">,
+    Option<"paramDir", "param-dir", "std::string", /*default=*/"\"\"",
+           "folder for the parameter archive this pass writes (default: the module's qcc.param_dir)">,
   ];
 }
 
@@ -102,10 +108,14 @@ def QccQuantizeWeights : Pass<"qcc-quantize-weights", "::mlir::ModuleOp"> {
     `qcc.quantized_weight`. Methods: `rtn` (round to nearest), `gptq`
     (block 128, dampening 0.01 x mean diag H, optional static act order) and
     `awq` (w4a16 only); `mse-clip` picks each channel's or group's scale by
-    the MSE-optimal shrink search. GPTQ and AWQ run sequentially over the
-    calibration data of qcc-calibrate: layer l is calibrated on the outputs of
-    the already-quantized layers before it. fp8 is always round-to-nearest
-    (per channel, no calibration), as in the study. Tiny inline weights (lit
+    the MSE-optimal shrink search. Round-to-nearest weights become
+    `qcc.quantize_weight` ops (a pure function of the dense parameter,
+    evaluated where the codes are needed). GPTQ and AWQ run the graph through
+    the CPU interpreter over the calibration data of qcc-calibrate, block by
+    block (`qcc.block`): block b is calibrated on the outputs of the
+    already-quantized blocks before it; their codes and scales, and the
+    tensors AWQ rescales, go to a parameter archive. fp8 is always
+    round-to-nearest (per channel), as in the study. Tiny inline weights (lit
     tests) are quantized in place with `rtn` and carry their codes inline.
   }];
   let options = [
@@ -114,6 +124,8 @@ def QccQuantizeWeights : Pass<"qcc-quantize-weights", "::mlir::ModuleOp"> {
     Option<"actOrder", "act-order", "bool", /*default=*/"false", "GPTQ static act order">,
     Option<"blockSize", "block-size", "int64_t", /*default=*/"128", "GPTQ block size">,
     Option<"dampening", "dampening", "double", /*default=*/"0.01", "GPTQ dampening fraction">,
+    Option<"paramDir", "param-dir", "std::string", /*default=*/"\"\"",
+           "folder for the parameter archive this pass writes (default: the module's qcc.param_dir)">,
   ];
 }
 

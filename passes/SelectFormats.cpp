@@ -1,4 +1,5 @@
 // qcc-select-formats: the per-layer format map.
+#include "passes/PassRecord.h"
 #include "passes/Passes.h"
 
 #include "mlir/IR/BuiltinOps.h"
@@ -140,6 +141,7 @@ struct SelectFormatsPass : impl::QccSelectFormatsBase<SelectFormatsPass> {
   using QccSelectFormatsBase::QccSelectFormatsBase;
 
   void runOnOperation() override {
+    recordPass(getOperation(), *this);
     std::string error;
     auto defaultParsed = parseFormat(defaultFormat, groupSize, error);
     if (failed(defaultParsed)) {

@@ -2,7 +2,7 @@
 //
 // Each accumulator takes activations one batch at a time as x[rows][cols]
 // (fp32, row-major: one row per token), the shape the CPU executor's
-// LinearObserver hands out, and never stores the whole calibration set.
+// LayerObserver hands out, and never stores the whole calibration set.
 #pragma once
 
 #include "support/Status.h"

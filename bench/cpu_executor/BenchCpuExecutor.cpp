@@ -79,7 +79,7 @@ int main(int argc, char **argv) {
   for (auto &t : prompt) t = static_cast<int64_t>(rng() % config.vocabSize);
   const int64_t V = config.vocabSize;
   double bestPrefill = 1e30, bestDecode = 1e30;
-  qcc::cpu::Session session(**model);
+  qcc::cpu::LlamaSession session(**model);
   for (int64_t r = 0; r < repeats; ++r) {
     session.reset();
     auto t0 = Clock::now();

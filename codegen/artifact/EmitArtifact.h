@@ -1,44 +1,43 @@
-// Emits a compiled qcc module as a model.qcc artifact: the tensor index and
-// schedule in the header, then every weight streamed in layer order from the
-// weight store (round-to-nearest weights are quantized as they are written,
-// so the writer holds one tensor at a time).
+// The artifact as a translation of a (lowered) qcc module:
+//   * the tensor table: every weight the CPU program reads, named, with its
+//     format, method and SmoothQuant mark from the IR, bytes streamed from the
+//     parameters in program order (round-to-nearest is computed as each is
+//     written, so the writer holds one tensor at a time);
+//   * the CPU program: @forward translated op for op (passes/ToProgram.h);
+//   * per CUDA target (each `qcck.program` of a lowered module): its kernels,
+//     compiled by NVRTC through the kernel cache, and its launch list;
+//   * the tokenizer the importer recorded, and the provenance: the model's
+//     name and checkpoint hash, and the passes that ran (`qcc.passes`).
+// `qcc-translate --qcc-to-artifact` and `qcc compile` both call this.
 #pragma once
 
-#include "codegen/cuda/TileTable.h"
-#include "passes/WeightStore.h"
 #include "runtime/artifact/Artifact.h"
+#include "support/Status.h"
 
 #include "mlir/IR/BuiltinOps.h"
 
+#include <cstdint>
 #include <functional>
 #include <map>
 #include <string>
-#include <vector>
 
 namespace qcc {
 
-struct EmitOptions {
+struct TranslateOptions {
   std::string outputPath;
-  // NVRTC architectures (sm_80, sm_86, sm_89, sm_90a): every kernel of the
-  // schedule is compiled for each and stored; empty: a CPU-only artifact.
-  std::vector<std::string> targets;
-  bool fp8WeightOnly = false;         // fp8 layers on sm_80/86 as e4m3 weights, bf16 math
-  const cuda::TileTable *tiles = nullptr; // `qcc tune` winners in place of the built-in tiles
-  artifact::Provenance provenance;
-  std::string tokenizerJsonPath;      // embedded when non-empty
-  // Called once per layer written (layer index, -1 for the others).
-  std::function<void(int64_t layer)> onLayerWritten;
+  std::string kernelCacheDir; // "" = the default kernel cache
+  // Called once per tensor written (done, total), may be empty.
+  std::function<void(int64_t done, int64_t total)> onTensorWritten;
 };
 
-struct EmitSummary {
+struct TranslateSummary {
   uint64_t fileSize = 0;
   std::map<std::string, uint64_t> bytesByFormat; // "fp8" -> bytes of codes + scales
   size_t tensors = 0;
+  std::vector<std::string> targets; // targets with kernels
 };
 
-// The module must be the canonical Llama-3.1 graph the importer builds (every
-// weight of the config used by the op that expects it); formats, methods and
-// SmoothQuant marks are read from the IR, bytes from the store.
-Expected<EmitSummary> emitArtifact(mlir::ModuleOp module, const WeightStore &store, const EmitOptions &options);
+// Writes the artifact atomically (nothing at the path on failure).
+Expected<TranslateSummary> translateToArtifact(mlir::ModuleOp module, const TranslateOptions &options);
 
 } // namespace qcc

@@ -18,11 +18,14 @@ def Qcc_Dialect : Dialect {
   let cppNamespace = "::qcc";
   let summary = "A dialect for quantized Llama-3.1 inference graphs";
   let description = [{
-    Ops of a Llama-3.1 decoder (embedding, RMSNorm, linear layers with a
-    numeric format, rotary embedding with Llama-3.1 frequency scaling, causal
-    grouped-query attention, SwiGLU, residual add, logits) and the dynamic
-    per-token quantization that W8A8 formats need. Activations are ranked
-    tensors `[tokens, features]` whose first dimension may be dynamic.
+    The dataflow graph of a decoder-only transformer (embedding, RMSNorm,
+    linear layers with a numeric format, rotary embedding with Llama-3.1
+    frequency scaling, causal grouped-query attention over a KV cache,
+    SwiGLU, residual add, logits), its weights as parameters in archives,
+    and the fused forms qcc-fuse produces (multi-weight linears, RMSNorm and
+    SwiGLU with dynamic per-token activation quantization, residual
+    epilogues). Activations are ranked tensors `[tokens, features]` whose
+    first dimension may be dynamic.
   }];
   let useDefaultAttributePrinterParser = 1;
   let dependentDialects = ["::mlir::func::FuncDialect"];
@@ -79,6 +82,25 @@ def Qcc_FormatAttr : Qcc_Attr<"Format", "format"> {
     // Storage element type of quantized weights (i4, i8, f8E4M3FN) or null for bf16.
     ::mlir::Type getWeightStorageType(::mlir::MLIRContext *ctx) const;
   }];
+}
+
+def Qcc_ParamAttr : Qcc_Attr<"Param", "param"> {
+  let summary = "a tensor in a parameter archive, with its content hash";
+  let description = [{
+    Names tensor `key` of the archive `@archive` (a `qcc.archive` op of the
+    module: a Hugging Face checkpoint folder or a safetensors file a pass
+    wrote) and the XXH3-128 digest of its bytes, which every reader checks.
+    A quantized weight's parameter is two tensors, `key` (the codes) and
+    `key.scales`, hashed together.
+
+    ```mlir
+    #qcc.param<@checkpoint["model.layers.0.mlp.up_proj.weight"], "5a1e0c...">
+    ```
+  }];
+  let parameters = (ins "::mlir::FlatSymbolRefAttr":$archive, StringRefParameter<>:$key,
+                        StringRefParameter<>:$hash);
+  let hasCustomAssemblyFormat = 1;
+  let genVerifyDecl = 1;
 }
 
 def Qcc_RopeScalingAttr : Qcc_Attr<"RopeScaling", "llama3_rope_scaling"> {

@@ -3,6 +3,7 @@
 
 #include "mlir/IR/Builders.h"
 #include "mlir/IR/DialectImplementation.h"
+#include "llvm/ADT/StringExtras.h"
 #include "llvm/ADT/TypeSwitch.h"
 
 using namespace mlir;
@@ -77,6 +78,36 @@ Type FormatAttr::getWeightStorageType(MLIRContext *ctx) const {
   case FormatKind::w4a16: return IntegerType::get(ctx, 4);
   }
   return {};
+}
+
+//===----------------------------------------------------------------------===//
+// ParamAttr:  #qcc.param<@archive["key"], "hash">
+//===----------------------------------------------------------------------===//
+
+Attribute ParamAttr::parse(AsmParser &parser, Type) {
+  SMLoc loc = parser.getCurrentLocation();
+  FlatSymbolRefAttr archive;
+  std::string key, hash;
+  if (parser.parseLess() || parser.parseAttribute(archive) || parser.parseLSquare() ||
+      parser.parseString(&key) || parser.parseRSquare() || parser.parseComma() || parser.parseString(&hash) ||
+      parser.parseGreater())
+    return {};
+  return parser.getChecked<ParamAttr>(loc, parser.getContext(), archive, key, hash);
+}
+
+void ParamAttr::print(AsmPrinter &printer) const {
+  printer << "<" << getArchive() << "[\"";
+  llvm::printEscapedString(getKey(), printer.getStream());
+  printer << "\"], \"" << getHash() << "\">";
+}
+
+LogicalResult ParamAttr::verify(function_ref<InFlightDiagnostic()> emitError, FlatSymbolRefAttr archive,
+                                StringRef key, StringRef hash) {
+  if (!archive) return emitError() << "a parameter needs an archive";
+  if (key.empty()) return emitError() << "a parameter needs a non-empty key";
+  if (hash.size() != 32 || !llvm::all_of(hash, [](char c) { return llvm::isDigit(c) || (c >= 'a' && c <= 'f'); }))
+    return emitError() << "parameter hash '" << hash << "' is not 32 lowercase hex digits (XXH3-128)";
+  return success();
 }
 
 //===----------------------------------------------------------------------===//

@@ -11,6 +11,14 @@
 #include "mlir/Interfaces/InferTypeOpInterface.h"
 #include "mlir/Interfaces/SideEffectInterfaces.h"
 
+namespace qcc {
+// The KV caches qcc.attention stores keys and values in (a side effect the
+// op's MemoryEffects name, so that no pass drops or reorders attention).
+struct KVCacheResource : public mlir::SideEffects::Resource::Base<KVCacheResource> {
+  llvm::StringRef getName() final { return "qcc.kv_cache"; }
+};
+} // namespace qcc
+
 #include "dialects/qcc/QccEnums.h.inc"
 #include "dialects/qcc/QccDialect.h.inc"
 

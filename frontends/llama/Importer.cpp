@@ -1,10 +1,19 @@
 #include "frontends/llama/Importer.h"
 
 #include "dialects/qcc/QccDialect.h"
+#include "passes/Params.h"
+#include "support/Hash.h"
+#include "support/MappedFile.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/IR/Builders.h"
 #include "mlir/IR/Verifier.h"
+
+#include <atomic>
+#include <climits>
+#include <cstdlib>
+#include <map>
+#include <thread>
 
 using namespace mlir;
 
@@ -13,14 +22,17 @@ namespace {
 
 class LlamaImporter {
 public:
-  LlamaImporter(MLIRContext &ctx, const Checkpoint &ckpt, Type actElem)
+  LlamaImporter(MLIRContext &ctx, const Checkpoint &ckpt, Type actElem, std::string archivePath,
+                std::map<std::string, std::string> hashes)
       : ctx_(ctx), ckpt_(ckpt), cfg_(ckpt.config()), b_(&ctx), actElem_(actElem),
-        loc_(FileLineColLoc::get(&ctx, ckpt.directory() + "/config.json", 1, 1)) {}
+        fileLoc_(FileLineColLoc::get(&ctx, ckpt.directory() + "/config.json", 1, 1)), loc_(fileLoc_),
+        archivePath_(std::move(archivePath)), hashes_(std::move(hashes)) {}
 
   OwningOpRef<ModuleOp> run() {
     OwningOpRef<ModuleOp> module = ModuleOp::create(loc_);
     annotateModule(*module);
     b_.setInsertionPointToEnd(module->getBody());
+    ArchiveOp::create(b_, loc_, b_.getStringAttr("checkpoint"), b_.getStringAttr(archivePath_));
 
     const int64_t D = cfg_.hiddenSize, V = cfg_.vocabSize;
     auto idsType = RankedTensorType::get({ShapedType::kDynamic}, b_.getI64Type());
@@ -34,14 +46,25 @@ public:
     Value ids = entry->getArgument(0), positions = entry->getArgument(1);
 
     // h: [T, D]
+    at("model.embed_tokens");
     Value table = weight("model.embed_tokens.weight");
     Value h = EmbeddingOp::create(b_, loc_, act(D), table, ids);
-    for (int64_t layer = 0; layer < cfg_.numLayers; ++layer)
+    for (int64_t layer = 0; layer < cfg_.numLayers; ++layer) {
+      block_ = layer;
       h = decoderLayer(h, positions, layer);
+    }
+    block_ = -1;
+    at("model.norm");
     h = rmsNorm(h, "model.norm.weight");
+    // A tied head reads the embedding table (as transformers ties them).
+    at("lm_head");
     Value head = weight(cfg_.tieWordEmbeddings ? "model.embed_tokens.weight" : "lm_head.weight");
     Value logits = LogitsOp::create(b_, loc_, logitsType, h, head, bf16Format());
-    func::ReturnOp::create(b_, loc_, logits);
+    func::ReturnOp::create(b_, fileLoc_, logits);
+    // Sequential calibration works one decoder layer at a time (Op.block).
+    fn.walk([&](Operation *op) {
+      if (auto b = blockOf_.find(op); b != blockOf_.end()) op->setAttr("qcc.block", b_.getI64IntegerAttr(b->second));
+    });
     return module;
   }
 
@@ -60,22 +83,35 @@ private:
     }
   }
 
-  // A handle to a checkpoint tensor; each is referenced once per use site and
-  // uniqued by CSE if needed.
+  // Names what the next ops compute in the checkpoint's terms (their location).
+  void at(const std::string &module) { loc_ = NameLoc::get(b_.getStringAttr(module), fileLoc_); }
+
+  // Ops of decoder layer i are block i of sequential calibration.
+  template <typename OpT, typename... Args> OpT make(Args &&...args) {
+    OpT op = OpT::create(b_, loc_, std::forward<Args>(args)...);
+    if (block_ >= 0) blockOf_[op.getOperation()] = block_;
+    return op;
+  }
+
+  // A parameter of the checkpoint archive; each use site gets its own op.
   Value weight(const std::string &name) {
     const TensorRef *t = ckpt_.find(name);
     assert(t && "the checkpoint reader checked every expected tensor");
     auto type = RankedTensorType::get(t->shape, elementTypeOf(t->dtype));
-    return WeightOp::create(b_, loc_, type, b_.getStringAttr(name), ElementsAttr());
+    auto param = ParamAttr::get(&ctx_, FlatSymbolRefAttr::get(&ctx_, "checkpoint"), name, hashes_.at(name));
+    return WeightOp::create(b_, NameLoc::get(b_.getStringAttr(name), fileLoc_), type, b_.getStringAttr(name),
+                            param, ElementsAttr());
   }
 
   Value rmsNorm(Value x, const std::string &weightName) {
-    return RMSNormOp::create(b_, loc_, x, weight(weightName), b_.getF64FloatAttr(cfg_.rmsNormEps));
+    Value w = weight(weightName);
+    return make<RMSNormOp>(x, w, b_.getF64FloatAttr(cfg_.rmsNormEps));
   }
 
   Value linear(Value x, const std::string &module, int64_t outFeatures) {
-    return LinearOp::create(b_, loc_, act(outFeatures), x, weight(module + ".weight"), bf16Format(),
-                            b_.getStringAttr(module));
+    at(module);
+    Value w = weight(module + ".weight");
+    return make<LinearOp>(act(outFeatures), x, Value(), w, Value(), bf16Format(), b_.getStringAttr(module));
   }
 
   Value rope(Value x, Value positions, int64_t heads) {
@@ -85,8 +121,9 @@ private:
       scaling = RopeScalingAttr::get(&ctx_, APFloat(s.factor), APFloat(s.lowFreqFactor),
                                      APFloat(s.highFreqFactor), s.originalMaxPositionEmbeddings);
     }
-    return RopeOp::create(b_, loc_, x, positions, b_.getI64IntegerAttr(heads),
-                          b_.getI64IntegerAttr(cfg_.headDim), b_.getF64FloatAttr(cfg_.ropeTheta), scaling);
+    return make<RopeOp>(TypeRange{x.getType()}, ValueRange{x}, positions, b_.getDenseI64ArrayAttr({heads}),
+                        b_.getI64IntegerAttr(cfg_.headDim), b_.getF64FloatAttr(cfg_.ropeTheta), scaling)
+        .getResult(0);
   }
 
   // One pre-norm decoder layer: h + attn(norm(h)), then + mlp(norm(.)).
@@ -95,23 +132,31 @@ private:
     const int64_t D = cfg_.hiddenSize, F = cfg_.intermediateSize;
     const int64_t H = cfg_.numHeads, Hkv = cfg_.numKvHeads, Dh = cfg_.headDim;
 
+    at(p + ".input_layernorm");
     Value x = rmsNorm(h, p + ".input_layernorm.weight");             // [T, D]
     Value q = linear(x, p + ".self_attn.q_proj", H * Dh);             // [T, H*Dh]
     Value k = linear(x, p + ".self_attn.k_proj", Hkv * Dh);           // [T, Hkv*Dh]
     Value v = linear(x, p + ".self_attn.v_proj", Hkv * Dh);           // [T, Hkv*Dh]
+    at(p + ".self_attn.rotary_emb");
     q = rope(q, positions, H);
     k = rope(k, positions, Hkv);
-    Value o = AttentionOp::create(b_, loc_, q, k, v, b_.getI64IntegerAttr(H), b_.getI64IntegerAttr(Hkv),
-                                  b_.getI64IntegerAttr(Dh), b_.getI64IntegerAttr(layer)); // [T, H*Dh]
+    at(p + ".self_attn");
+    Value o = make<AttentionOp>(q.getType(), q, k, v, positions, b_.getI64IntegerAttr(H),
+                                b_.getI64IntegerAttr(Hkv), b_.getI64IntegerAttr(Dh),
+                                b_.getI64IntegerAttr(layer)); // [T, H*Dh], KV cache `layer`
     o = linear(o, p + ".self_attn.o_proj", D);                        // [T, D]
-    h = AddOp::create(b_, loc_, h, o);
+    at(p + ".self_attn.residual");
+    h = make<AddOp>(h, o);
 
+    at(p + ".post_attention_layernorm");
     x = rmsNorm(h, p + ".post_attention_layernorm.weight");
     Value gate = linear(x, p + ".mlp.gate_proj", F);                  // [T, F]
     Value up = linear(x, p + ".mlp.up_proj", F);                      // [T, F]
-    Value a = SwiGLUOp::create(b_, loc_, gate, up);                   // [T, F]
+    at(p + ".mlp.act_fn");
+    Value a = make<SwiGLUOp>(gate, up);                               // [T, F]
     Value down = linear(a, p + ".mlp.down_proj", D);                  // [T, D]
-    return AddOp::create(b_, loc_, h, down);
+    at(p + ".mlp.residual");
+    return make<AddOp>(h, down);
   }
 
   void annotateModule(ModuleOp module) {
@@ -130,9 +175,29 @@ private:
     f64("rope_theta", cfg_.ropeTheta);
     c.push_back(b_.getNamedAttr("tie_word_embeddings", b_.getBoolAttr(cfg_.tieWordEmbeddings)));
     i64("bos_token_id", cfg_.bosTokenId);
+    c.push_back(b_.getNamedAttr("eos_token_ids", b_.getI64ArrayAttr(cfg_.eosTokenIds)));
+    const char *dtype = cfg_.torchDtype == ModelConfig::TorchDtype::BFloat16  ? "bfloat16"
+                        : cfg_.torchDtype == ModelConfig::TorchDtype::Float16 ? "float16"
+                                                                               : "float32";
+    c.push_back(b_.getNamedAttr("torch_dtype", b_.getStringAttr(dtype)));
+    if (cfg_.ropeScaling.enabled) {
+      const RopeScaling &r = cfg_.ropeScaling;
+      c.push_back(b_.getNamedAttr("rope_scaling", RopeScalingAttr::get(&ctx_, APFloat(r.factor), APFloat(r.lowFreqFactor),
+                                                                       APFloat(r.highFreqFactor),
+                                                                       r.originalMaxPositionEmbeddings)));
+    }
     module->setAttr("qcc.model_config", b_.getDictionaryAttr(c));
-    module->setAttr("qcc.checkpoint", b_.getStringAttr(ckpt_.directory()));
+    std::string base = ckpt_.directory();
+    while (base.size() > 1 && base.back() == '/') base.pop_back();
+    module->setAttr("qcc.model_name", b_.getStringAttr(base.substr(base.find_last_of('/') + 1)));
     module->setAttr("qcc.checkpoint_hash", b_.getStringAttr(ckpt_.contentHash()));
+    // The tokenizer travels with the model into the artifact (decode, prompts).
+    const std::string tokenizer = archivePath_ + "/tokenizer.json";
+    if (auto file = MappedFile::open(tokenizer))
+      module->setAttr("qcc.tokenizer",
+                      b_.getDictionaryAttr({b_.getNamedAttr("path", b_.getStringAttr(tokenizer)),
+                                            b_.getNamedAttr("hash", b_.getStringAttr(contentHash((*file)->data(),
+                                                                                                   (*file)->size())))}));
   }
 
   MLIRContext &ctx_;
@@ -140,8 +205,36 @@ private:
   const ModelConfig &cfg_;
   OpBuilder b_;
   Type actElem_;
-  Location loc_;
+  Location fileLoc_, loc_;
+  std::string archivePath_;
+  std::map<std::string, std::string> hashes_; // tensor name -> XXH3-128 of its bytes
+  int64_t block_ = -1;
+  std::map<Operation *, int64_t> blockOf_;
 };
+
+// XXH3-128 of every tensor the graph reads, on every core; each tensor's
+// pages are released after hashing, so the resident set stays small.
+std::map<std::string, std::string> hashTensors(const Checkpoint &ckpt) {
+  std::vector<std::string> names;
+  for (const auto &[name, shape] : Checkpoint::expectedTensors(ckpt.config())) names.push_back(name);
+  std::vector<std::string> hashes(names.size());
+  std::atomic<size_t> next{0};
+  auto work = [&] {
+    for (size_t i = next++; i < names.size(); i = next++) {
+      const TensorRef *t = ckpt.find(names[i]);
+      hashes[i] = hashDenseParam(*t);
+      releasePages(t->data, t->byteSize());
+    }
+  };
+  const unsigned n = std::max(1u, std::min<unsigned>(std::thread::hardware_concurrency(), unsigned(names.size())));
+  std::vector<std::thread> pool;
+  for (unsigned i = 1; i < n; ++i) pool.emplace_back(work);
+  work();
+  for (std::thread &t : pool) t.join();
+  std::map<std::string, std::string> out;
+  for (size_t i = 0; i < names.size(); ++i) out[names[i]] = hashes[i];
+  return out;
+}
 
 } // namespace
 
@@ -157,7 +250,12 @@ Expected<OwningOpRef<ModuleOp>> importLlama(MLIRContext &context, const Checkpoi
   else if (dtype == "bf16") actElem = b.getBF16Type();
   else return Status::error("unknown activation dtype '" + dtype + "' (expected f32 or bf16)");
 
-  OwningOpRef<ModuleOp> module = LlamaImporter(context, checkpoint, actElem).run();
+  char real[PATH_MAX];
+  const std::string archive = ::realpath(checkpoint.directory().c_str(), real) ? real : checkpoint.directory();
+  std::map<std::string, std::string> hashes = hashTensors(checkpoint);
+  // The readers of this process need not hash them again.
+  for (const auto &[name, hash] : hashes) markParamVerified(archive, name, hash);
+  OwningOpRef<ModuleOp> module = LlamaImporter(context, checkpoint, actElem, archive, std::move(hashes)).run();
   if (failed(verify(*module)))
     return Status::error(checkpoint.directory() + ": the imported module does not verify");
   return std::move(module);

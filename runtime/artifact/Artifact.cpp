@@ -40,16 +40,13 @@ const char *roleName(TensorRole r) {
   return "?";
 }
 
-const char *opKindName(OpKind k) {
-  switch (k) {
-  case OpKind::Embed: return "embed";
-  case OpKind::RmsNorm: return "rms_norm";
-  case OpKind::Linear: return "linear";
-  case OpKind::Rope: return "rope";
-  case OpKind::Attention: return "attention";
-  case OpKind::SwiGLU: return "swiglu";
-  case OpKind::Add: return "add";
-  case OpKind::LmHead: return "lm_head";
+const char *deviceWeightLayoutName(DeviceWeightLayout l) {
+  switch (l) {
+  case DeviceWeightLayout::Bf16: return "bf16";
+  case DeviceWeightLayout::Codes: return "codes";
+  case DeviceWeightLayout::Scales: return "scales";
+  case DeviceWeightLayout::W4A16Codes: return "w4a16 codes";
+  case DeviceWeightLayout::W4A16Scales: return "w4a16 scales";
   }
   return "?";
 }
@@ -163,6 +160,85 @@ static Status validateConfig(const ModelConfig &c) {
   return Status::ok();
 }
 
+// The launch list of one target: every index in range, buffers and weights
+// fitting what reads them, the logits in a buffer.
+static Status validateLaunches(const ArtifactSpec &spec, const TargetDecl &t) {
+  if (t.launches.empty() && t.kernels.empty()) return Status::ok();
+  if (t.launches.empty()) return Status::error("kernels without a launch list");
+  if (t.maxSeq <= 0 || t.maxSeq > (int64_t(1) << 24)) return Status::error("max_seq " + std::to_string(t.maxSeq) + " is out of range");
+  for (size_t i = 0; i < t.bufferBytesPerRow.size(); ++i)
+    if (t.bufferBytesPerRow[i] == 0 || t.bufferBytesPerRow[i] > (uint64_t(1) << 32))
+      return Status::error("buffer " + std::to_string(i) + ": " + std::to_string(t.bufferBytesPerRow[i]) +
+                           " bytes per row is out of range");
+  for (size_t i = 0; i < t.weights.size(); ++i) {
+    const DeviceWeightDecl &w = t.weights[i];
+    const std::string where = "device weight " + std::to_string(i);
+    if (uint8_t(w.layout) > uint8_t(DeviceWeightLayout::W4A16Scales))
+      return Status::error(where + ": unknown layout " + std::to_string(int(w.layout)));
+    if (w.tensors.empty()) return Status::error(where + ": no tensors");
+    int64_t K = -1;
+    for (uint32_t x : w.tensors) {
+      if (x >= spec.tensors.size()) return Status::error(where + ": tensor " + std::to_string(x) + " does not exist");
+      const TensorDecl &d = spec.tensors[x];
+      const bool quantized = d.format == WeightFormat::FP8 || d.format == WeightFormat::INT8 ||
+                             d.format == WeightFormat::W4A16;
+      const bool needsQuantized = w.layout != DeviceWeightLayout::Bf16;
+      const bool w4 = w.layout == DeviceWeightLayout::W4A16Codes || w.layout == DeviceWeightLayout::W4A16Scales;
+      if (quantized != needsQuantized || (needsQuantized && w4 != (d.format == WeightFormat::W4A16)))
+        return Status::error(where + ": tensor '" + d.name + "' (" + formatName(d.format) + ") cannot be laid out as " +
+                             deviceWeightLayoutName(w.layout));
+      const int64_t k = d.shape.size() == 2 ? d.shape[1] : 1;
+      if (K >= 0 && k != K) return Status::error(where + ": stacked tensors differ in width");
+      if (w4 && x != w.tensors.front() && d.groupSize != spec.tensors[w.tensors.front()].groupSize)
+        return Status::error(where + ": stacked w4a16 tensors differ in group size");
+      K = k;
+    }
+  }
+  for (const KvCacheDecl &c : t.caches)
+    if (c.kvHeads <= 0 || c.kvHeads > 4096 || c.headDim <= 0 || c.headDim > 4096)
+      return Status::error("a KV cache has a bad shape");
+  auto argOk = [&](const LaunchArg &a) -> bool {
+    switch (a.kind) {
+    case ArgKind::Buffer:
+      return a.index < t.bufferBytesPerRow.size() && a.offset < t.bufferBytesPerRow[a.index];
+    case ArgKind::Weight: return a.index < t.weights.size();
+    case ArgKind::KCache:
+    case ArgKind::VCache: return a.index < t.caches.size();
+    case ArgKind::TokenIds:
+    case ArgKind::Positions:
+    case ArgKind::Rows:
+    case ArgKind::F32:
+    case ArgKind::Null: return true;
+    }
+    return false;
+  };
+  for (size_t i = 0; i < t.launches.size(); ++i) {
+    const LaunchDecl &l = t.launches[i];
+    const std::string where = "launch " + std::to_string(i) + (l.name.empty() ? "" : " (" + l.name + ")");
+    if (l.variants.empty()) return Status::error(where + ": no kernel");
+    for (size_t v = 0; v < l.variants.size(); ++v) {
+      const KernelVariant &k = l.variants[v];
+      if (k.kernel >= t.kernels.size()) return Status::error(where + ": kernel " + std::to_string(k.kernel) + " does not exist");
+      if (k.block == 0 || k.block > 1024) return Status::error(where + ": block of " + std::to_string(k.block) + " threads");
+      if (k.maxRows < 0 || (k.maxRows == 0 && v + 1 != l.variants.size()))
+        return Status::error(where + ": only the last kernel variant may take any number of rows");
+      for (const GridDim &g : k.grid)
+        if ((g.rowsDiv == 0 && g.constant == 0) || (g.rowsDiv != 0 && g.rowsMul == 0))
+          return Status::error(where + ": a grid dimension is empty");
+    }
+    if (l.variants.back().maxRows != 0) return Status::error(where + ": no kernel variant takes any number of rows");
+    for (size_t a = 0; a < l.args.size(); ++a)
+      if (uint8_t(l.args[a].kind) > uint8_t(ArgKind::Null) || !argOk(l.args[a]))
+        return Status::error(where + ": argument " + std::to_string(a) + " refers to nothing");
+  }
+  if (t.logits.kind != ArgKind::Buffer || !argOk(t.logits))
+    return Status::error("the logits are not in a device buffer");
+  const uint64_t logitsBytes = uint64_t(spec.program.values[spec.program.logits].cols) * 2;
+  if (t.logits.offset + logitsBytes > t.bufferBytesPerRow[t.logits.index])
+    return Status::error("the logits do not fit their buffer");
+  return Status::ok();
+}
+
 Status validateSpec(const ArtifactSpec &spec) {
   QCC_RETURN_IF_ERROR(validateConfig(spec.config));
 
@@ -180,69 +256,18 @@ Status validateSpec(const ArtifactSpec &spec) {
     if (!layout) return layout.status();
   }
 
-  std::set<std::string> bufferNames;
-  for (const BufferDecl &b : spec.buffers) {
-    if (b.name.empty()) return Status::error("buffer with an empty name");
-    if (!bufferNames.insert(b.name).second) return Status::error("duplicate buffer '" + b.name + "'");
-    if (b.cols <= 0 || b.cols > (int64_t(1) << 32))
-      return Status::error("buffer '" + b.name + "': width " + std::to_string(b.cols) + " is out of range");
-  }
-
-  const size_t nb = spec.buffers.size(), nt = spec.tensors.size();
-  for (size_t i = 0; i < spec.schedule.size(); ++i) {
-    const OpDecl &op = spec.schedule[i];
-    std::string where = "schedule op " + std::to_string(i);
-    if (uint8_t(op.kind) > uint8_t(OpKind::LmHead))
-      return Status::error(where + ": unknown kind " + std::to_string(int(op.kind)));
-    where += " (" + std::string(opKindName(op.kind)) + ")";
-    // Operand counts per kind: inputs, outputs, weights.
-    static const int arity[][3] = {
-        {0, 1, 1}, {1, 1, 1}, {1, 1, 1}, {2, 2, 0}, {3, 1, 0}, {2, 1, 0}, {2, 1, 0}, {1, 1, 1}};
-    const int *a = arity[int(op.kind)];
-    if (op.inputs.size() != size_t(a[0]) || op.outputs.size() != size_t(a[1]) || op.weights.size() != size_t(a[2]))
-      return Status::error(where + ": expects " + std::to_string(a[0]) + " inputs, " + std::to_string(a[1]) +
-                           " outputs, " + std::to_string(a[2]) + " weights");
-    for (uint32_t b : op.inputs)
-      if (b >= nb) return Status::error(where + ": input buffer " + std::to_string(b) + " does not exist");
-    for (uint32_t b : op.outputs)
-      if (b >= nb) return Status::error(where + ": output buffer " + std::to_string(b) + " does not exist");
-    for (uint32_t w : op.weights)
-      if (w >= nt) return Status::error(where + ": weight " + std::to_string(w) + " does not exist");
-    if (op.layer < -1 || op.layer >= spec.config.numLayers)
-      return Status::error(where + ": layer " + std::to_string(op.layer) + " does not exist");
-    const bool perLayer = op.kind == OpKind::Rope || op.kind == OpKind::Attention;
-    if (perLayer && op.layer < 0) return Status::error(where + ": needs a layer");
-
-    auto cols = [&](uint32_t b) { return spec.buffers[b].cols; };
-    auto wshape = [&](size_t j) -> const std::vector<int64_t> & { return spec.tensors[op.weights[j]].shape; };
-    switch (op.kind) {
-    case OpKind::Embed:
-      if (wshape(0).size() != 2 || wshape(0)[0] != spec.config.vocabSize || wshape(0)[1] != cols(op.outputs[0]))
-        return Status::error(where + ": embedding shape " + shapeString(wshape(0)) + " is not [vocab_size " +
-                             std::to_string(spec.config.vocabSize) + ", " + std::to_string(cols(op.outputs[0])) + "]");
-      break;
-    case OpKind::RmsNorm:
-      if (wshape(0).size() != 1 || wshape(0)[0] != cols(op.inputs[0]) || cols(op.inputs[0]) != cols(op.outputs[0]))
-        return Status::error(where + ": norm weight " + shapeString(wshape(0)) + " does not match its buffers");
-      break;
-    case OpKind::Linear:
-    case OpKind::LmHead: {
-      const TensorDecl &w = spec.tensors[op.weights[0]];
-      if (w.shape.size() != 2 || w.shape[1] != cols(op.inputs[0]) || w.shape[0] != cols(op.outputs[0]))
-        return Status::error(where + ": weight '" + w.name + "' " + shapeString(w.shape) + " does not map width " +
-                             std::to_string(cols(op.inputs[0])) + " to " + std::to_string(cols(op.outputs[0])));
-      break;
+  // The program, over the tensors' logical shapes.
+  std::vector<program::WeightShape> shapes;
+  for (const TensorDecl &t : spec.tensors)
+    shapes.push_back({t.shape, t.format != WeightFormat::Dense && t.format != WeightFormat::BF16});
+  QCC_RETURN_IF_ERROR(program::validate(spec.program, shapes));
+  for (const program::Op &op : spec.program.ops)
+    for (uint32_t w : op.weights) {
+      const TensorDecl &t = spec.tensors[w];
+      if (t.role == TensorRole::Tokenizer || t.role == TensorRole::Other)
+        return Status::error("program op " + std::string(program::opKindName(op.kind)) + " " + op.name +
+                             ": tensor '" + t.name + "' is not a weight");
     }
-    case OpKind::SwiGLU:
-    case OpKind::Add:
-      if (cols(op.inputs[0]) != cols(op.inputs[1]) || cols(op.inputs[0]) != cols(op.outputs[0]))
-        return Status::error(where + ": buffer widths differ");
-      break;
-    case OpKind::Rope:
-    case OpKind::Attention:
-      break; // widths depend on heads; checked against the config by the runtime
-    }
-  }
 
   std::set<std::string> targets;
   for (const TargetDecl &t : spec.targets) {
@@ -257,77 +282,11 @@ Status validateSpec(const ArtifactSpec &spec) {
       if (k.name.empty()) return Status::error("target " + t.target + ": kernel with an empty name");
       if (!kernelNames.insert(k.name).second)
         return Status::error("target " + t.target + ": duplicate kernel '" + k.name + "'");
-      if (k.op < -1 || k.op >= int64_t(spec.schedule.size()))
-        return Status::error("target " + t.target + ": kernel '" + k.name + "' refers to schedule op " +
-                             std::to_string(k.op) + " which does not exist");
       if (k.ptx.empty() && k.cubin.empty())
         return Status::error("target " + t.target + ": kernel '" + k.name + "' has neither ptx nor cubin");
     }
+    QCC_RETURN_IF_ERROR(validateLaunches(spec, t).withContext("target " + t.target));
   }
-  return Status::ok();
-}
-
-std::vector<std::string> llamaLinearNames(int64_t layer) {
-  const std::string p = "model.layers." + std::to_string(layer) + ".";
-  return {p + "self_attn.q_proj.weight", p + "self_attn.k_proj.weight", p + "self_attn.v_proj.weight",
-          p + "self_attn.o_proj.weight", p + "mlp.gate_proj.weight",    p + "mlp.up_proj.weight",
-          p + "mlp.down_proj.weight"};
-}
-
-Status buildLlamaSchedule(ArtifactSpec &spec) {
-  const ModelConfig &c = spec.config;
-  std::map<std::string, uint32_t> index;
-  for (size_t i = 0; i < spec.tensors.size(); ++i) index[spec.tensors[i].name] = uint32_t(i);
-  auto w = [&](const std::string &name, uint32_t &out) -> Status {
-    auto it = index.find(name);
-    if (it == index.end()) return Status::error("missing tensor '" + name + "'");
-    out = it->second;
-    return Status::ok();
-  };
-
-  const int64_t D = c.hiddenSize, F = c.intermediateSize, Dh = c.headDim;
-  // Buffer ids, in declaration order.
-  enum : uint32_t { X, H, Q, K, V, ATTN, O, GATE, UP, ACT, DOWN, LOGITS };
-  spec.buffers = {{"x", D},           {"h", D},         {"q", c.numHeads * Dh}, {"k", c.numKvHeads * Dh},
-                  {"v", c.numKvHeads * Dh}, {"attn", c.numHeads * Dh}, {"o", D}, {"gate", F},
-                  {"up", F},          {"act", F},       {"down", D},            {"logits", c.vocabSize}};
-  spec.schedule.clear();
-  auto &s = spec.schedule;
-  uint32_t t = 0;
-  QCC_RETURN_IF_ERROR(w("model.embed_tokens.weight", t));
-  s.push_back({OpKind::Embed, -1, {}, {X}, {t}});
-  for (int32_t l = 0; l < int32_t(c.numLayers); ++l) {
-    const std::string p = "model.layers." + std::to_string(l) + ".";
-    const auto lin = llamaLinearNames(l);
-    uint32_t ids[7], n1, n2;
-    for (int i = 0; i < 7; ++i) QCC_RETURN_IF_ERROR(w(lin[i], ids[i]));
-    QCC_RETURN_IF_ERROR(w(p + "input_layernorm.weight", n1));
-    QCC_RETURN_IF_ERROR(w(p + "post_attention_layernorm.weight", n2));
-    s.push_back({OpKind::RmsNorm, l, {X}, {H}, {n1}});
-    s.push_back({OpKind::Linear, l, {H}, {Q}, {ids[0]}});
-    s.push_back({OpKind::Linear, l, {H}, {K}, {ids[1]}});
-    s.push_back({OpKind::Linear, l, {H}, {V}, {ids[2]}});
-    s.push_back({OpKind::Rope, l, {Q, K}, {Q, K}, {}});
-    s.push_back({OpKind::Attention, l, {Q, K, V}, {ATTN}, {}});
-    s.push_back({OpKind::Linear, l, {ATTN}, {O}, {ids[3]}});
-    s.push_back({OpKind::Add, l, {X, O}, {X}, {}});
-    s.push_back({OpKind::RmsNorm, l, {X}, {H}, {n2}});
-    s.push_back({OpKind::Linear, l, {H}, {GATE}, {ids[4]}});
-    s.push_back({OpKind::Linear, l, {H}, {UP}, {ids[5]}});
-    s.push_back({OpKind::SwiGLU, l, {GATE, UP}, {ACT}, {}});
-    s.push_back({OpKind::Linear, l, {ACT}, {DOWN}, {ids[6]}});
-    s.push_back({OpKind::Add, l, {X, DOWN}, {X}, {}});
-  }
-  uint32_t norm = 0, head = 0;
-  QCC_RETURN_IF_ERROR(w("model.norm.weight", norm));
-  s.push_back({OpKind::RmsNorm, -1, {X}, {H}, {norm}});
-  if (index.count("lm_head.weight"))
-    head = index["lm_head.weight"];
-  else if (c.tieWordEmbeddings)
-    head = index["model.embed_tokens.weight"];
-  else
-    return Status::error("missing tensor 'lm_head.weight' (the config does not tie word embeddings)");
-  s.push_back({OpKind::LmHead, -1, {H}, {LOGITS}, {head}});
   return Status::ok();
 }
 

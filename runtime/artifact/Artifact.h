@@ -5,13 +5,15 @@
 //
 // File layout (docs/ARTIFACT.md):
 //   [0, 16)              preamble: magic "QCCARTIF", u32 format version, u32 header bytes (LE)
-//   [16, 16 + header)    FlatBuffer (identifier "QCCA"): config, tensor index, schedule, kernels, provenance
+//   [16, 16 + header)    FlatBuffer (identifier "QCCA"): config, tensor index, CPU program,
+//                        per-target kernels and launch lists, provenance
 //   zeros up to rawOffset = alignUp(16 + header, 4096)
 //   [rawOffset, end)     raw section: every tensor's bytes at 64-byte aligned offsets
 #pragma once
 
 #include "runtime/ModelConfig.h"
 #include "runtime/Tensor.h"
+#include "runtime/program/Program.h"
 #include "support/Status.h"
 
 #include <array>
@@ -22,7 +24,7 @@
 namespace qcc::artifact {
 
 constexpr char kMagic[8] = {'Q', 'C', 'C', 'A', 'R', 'T', 'I', 'F'};
-constexpr uint32_t kFormatVersion = 1;
+constexpr uint32_t kFormatVersion = 2; // 2: the CPU program and per-target launch lists
 constexpr uint64_t kPreambleBytes = 16;
 constexpr uint64_t kRawSectionAlignment = 4096; // page: mmap'ed weights start page-aligned
 constexpr uint64_t kTensorAlignment = 64;       // every range offset in the raw section
@@ -31,12 +33,10 @@ constexpr uint64_t kTensorAlignment = 64;       // every range offset in the raw
 enum class WeightFormat : uint8_t { Dense = 0, BF16, FP8, INT8, W4A16 };
 enum class QuantMethod : uint8_t { None = 0, RTN, GPTQ, AWQ };
 enum class TensorRole : uint8_t { Other = 0, Embedding, Norm, Linear, LmHead, Tokenizer };
-enum class OpKind : uint8_t { Embed = 0, RmsNorm, Linear, Rope, Attention, SwiGLU, Add, LmHead };
 
 const char *formatName(WeightFormat f);  // "dense", "bf16", "fp8", "int8", "w4a16"
 const char *methodName(QuantMethod m);   // "none", "rtn", "gptq", "awq"
 const char *roleName(TensorRole r);      // "other", "embedding", ...
-const char *opKindName(OpKind k);        // "embed", "rms_norm", ...
 
 // A byte range inside the raw section (offset relative to its start).
 struct ByteRange {
@@ -72,26 +72,8 @@ struct TensorLayout {
 //   W4A16 [N, K], K % g == 0, K even -> N*K/2 packed bytes + N*(K/g) f32 scales
 Expected<TensorLayout> layoutOf(const TensorDecl &decl);
 
-// An activation buffer of `cols` values per token.
-struct BufferDecl {
-  std::string name;
-  int64_t cols = 0;
-};
-
-// One schedule step; see artifact.fbs for the operand conventions of each kind.
-struct OpDecl {
-  OpKind kind = OpKind::Embed;
-  int32_t layer = -1;
-  std::vector<uint32_t> inputs, outputs, weights;
-  bool operator==(const OpDecl &o) const {
-    return kind == o.kind && layer == o.layer && inputs == o.inputs && outputs == o.outputs &&
-           weights == o.weights;
-  }
-};
-
 struct KernelDecl {
   std::string name;
-  int32_t op = -1; // schedule index, -1 when not tied to one op
   std::string sourceHash;
   std::string ptx;
   std::vector<uint8_t> cubin;
@@ -100,12 +82,55 @@ struct KernelDecl {
   uint32_t sharedMemBytes = 0;
 };
 
+// The launch list of a target (see artifact.fbs for each field's meaning).
+enum class DeviceWeightLayout : uint8_t { Bf16 = 0, Codes, Scales, W4A16Codes, W4A16Scales };
+const char *deviceWeightLayoutName(DeviceWeightLayout l);
+struct DeviceWeightDecl {
+  std::vector<uint32_t> tensors; // rows stacked in this order
+  DeviceWeightLayout layout = DeviceWeightLayout::Bf16;
+  bool operator==(const DeviceWeightDecl &o) const { return tensors == o.tensors && layout == o.layout; }
+};
+struct KvCacheDecl {
+  int64_t kvHeads = 0, headDim = 0;
+};
+enum class ArgKind : uint8_t { Buffer = 0, Weight, KCache, VCache, TokenIds, Positions, Rows, F32, Null };
+struct LaunchArg {
+  ArgKind kind = ArgKind::Null;
+  uint32_t index = 0;
+  uint64_t offset = 0; // bytes into a buffer
+  float f32 = 0;
+};
+// constant when rowsDiv == 0, else ceil(rows * rowsMul / rowsDiv).
+struct GridDim {
+  uint32_t constant = 1, rowsMul = 0, rowsDiv = 0;
+  uint64_t at(int64_t rows) const {
+    return rowsDiv == 0 ? constant : (uint64_t(rows) * rowsMul + rowsDiv - 1) / rowsDiv;
+  }
+};
+struct KernelVariant {
+  uint32_t kernel = 0;  // index into TargetDecl::kernels
+  int64_t maxRows = 0;  // 0: any number of rows
+  std::array<GridDim, 3> grid;
+  uint32_t block = 0;
+};
+struct LaunchDecl {
+  std::string name;
+  std::vector<KernelVariant> variants; // the first that admits the rows runs
+  std::vector<LaunchArg> args;
+};
+
 struct TargetDecl {
   std::string target; // one of knownTargets()
   std::vector<KernelDecl> kernels;
   // The tuned GEMM tiles (a `qcc tune` table, JSON) the kernels were planned
-  // with; the executor plans with the same table. Empty: the built-in tiles.
+  // with. Empty: the built-in tiles.
   std::string tileTable;
+  std::vector<uint64_t> bufferBytesPerRow; // device buffers: rows * bytes
+  std::vector<DeviceWeightDecl> weights;
+  std::vector<KvCacheDecl> caches;
+  int64_t maxSeq = 0;
+  std::vector<LaunchDecl> launches;
+  LaunchArg logits; // a Buffer: bf16 [rows][vocab]
 };
 
 struct Provenance {
@@ -116,12 +141,11 @@ struct Provenance {
 };
 
 // Everything the header holds. `tensors` order is the raw section's order
-// (the order the writer expects the bytes in).
+// (the order the writer expects the bytes in); the program's weights index it.
 struct ArtifactSpec {
-  ModelConfig config;
+  ModelConfig config; // the source model's configuration (metadata: tokens, sizes)
   std::vector<TensorDecl> tensors;
-  std::vector<BufferDecl> buffers;
-  std::vector<OpDecl> schedule;
+  program::Program program;
   std::vector<TargetDecl> targets;
   Provenance provenance;
 };
@@ -131,17 +155,10 @@ const std::vector<std::string> &knownTargets();
 bool isKnownTarget(const std::string &target);
 
 // Semantic checks shared by writer and loader: config sane, tensor names
-// unique, shapes consistent with formats, buffers and schedule references
-// valid (arity, index ranges, linear shapes against buffer widths), targets
-// known. Errors name the offending element; the caller adds the file name.
+// unique, shapes consistent with formats, the program valid over the tensors
+// (program::validate), every target known and its launch list consistent
+// (kernel, buffer, weight and cache indices in range, layouts fitting their
+// tensors). Errors name the offending element; the caller adds the file name.
 Status validateSpec(const ArtifactSpec &spec);
-
-// Fills spec.buffers and spec.schedule with the canonical Llama-3.1 decoder
-// schedule over spec.tensors (which must hold every Hugging Face weight the
-// config implies; lm_head.weight may be absent when tieWordEmbeddings).
-Status buildLlamaSchedule(ArtifactSpec &spec);
-
-// Hugging Face names of the seven linears of layer `layer`, in schedule order.
-std::vector<std::string> llamaLinearNames(int64_t layer);
 
 } // namespace qcc::artifact

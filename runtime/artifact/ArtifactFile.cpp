@@ -26,7 +26,7 @@ template <typename T, typename V> static std::vector<T> vec(const flatbuffers::V
 // that is not 8-aligned (found by the fuzzer). Reading it would be undefined
 // behaviour, so such vectors are rejected before use.
 template <typename V> static bool elementsAligned(const flatbuffers::Vector<V> *v) {
-  return !v || reinterpret_cast<uintptr_t>(v->data()) % sizeof(V) == 0;
+  return !v || v->size() == 0 || reinterpret_cast<uintptr_t>(v->data()) % sizeof(V) == 0;
 }
 
 // Header FlatBuffer (already verified) -> plain structs. Enum values are
@@ -81,12 +81,58 @@ static Status decode(const fb::Artifact &a, ArtifactSpec &spec, std::vector<Byte
     scales.push_back(t->scales() ? ByteRange{t->scales()->offset(), t->scales()->size()} : ByteRange{});
     spec.tensors.push_back(std::move(d));
   }
-  if (a.buffers())
-    for (const fb::Buffer *b : *a.buffers()) spec.buffers.push_back({b->name()->str(), b->cols()});
-  if (a.schedule())
-    for (const fb::Op *op : *a.schedule())
-      spec.schedule.push_back({OpKind(uint8_t(op->kind())), op->layer(), vec<uint32_t>(op->inputs()),
-                               vec<uint32_t>(op->outputs()), vec<uint32_t>(op->weights())});
+  // The CPU program.
+  const fb::Program &fp = *a.program();
+  program::Program &pg = spec.program;
+  if (uint8_t(fp.precision()) > uint8_t(fb::Precision::MAX)) return Status::error("program: unknown precision");
+  pg.precision = program::Precision(uint8_t(fp.precision()));
+  pg.ids = fp.ids();
+  pg.positions = fp.positions();
+  pg.logits = fp.logits();
+  pg.numCaches = fp.num_caches();
+  pg.maxPositions = fp.max_positions();
+  if (fp.values())
+    for (const fb::Value *v : *fp.values()) {
+      if (uint8_t(v->kind()) > uint8_t(fb::ValueKind::MAX)) return Status::error("program: unknown value kind");
+      pg.values.push_back({str(v->name()), program::ValueKind(uint8_t(v->kind())), v->cols()});
+    }
+  if (fp.ops())
+    for (const fb::ProgramOp *o : *fp.ops()) {
+      if (uint8_t(o->kind()) > uint8_t(fb::ProgramOpKind::MAX)) return Status::error("program: unknown op kind");
+      if (!elementsAligned(o->heads())) return Status::error("program: a heads vector is misaligned");
+      program::Op op;
+      op.kind = program::OpKind(uint8_t(o->kind()));
+      op.name = str(o->name());
+      op.inputs = vec<uint32_t>(o->inputs());
+      op.outputs = vec<uint32_t>(o->outputs());
+      op.weights = vec<uint32_t>(o->weights());
+      op.epsilon = o->epsilon();
+      op.residual = o->residual();
+      op.heads = vec<int64_t>(o->heads());
+      op.numHeads = o->num_heads();
+      op.numKvHeads = o->num_kv_heads();
+      op.headDim = o->head_dim();
+      op.ropeTheta = o->rope_theta();
+      if (const fb::RopeScaling *r = o->rope_scaling()) {
+        op.ropeScaling.enabled = true;
+        op.ropeScaling.factor = r->factor();
+        op.ropeScaling.lowFreqFactor = r->low_freq_factor();
+        op.ropeScaling.highFreqFactor = r->high_freq_factor();
+        op.ropeScaling.originalMaxPositionEmbeddings = r->original_max_position_embeddings();
+      }
+      op.cache = o->cache();
+      op.block = o->block();
+      pg.ops.push_back(std::move(op));
+    }
+  auto argOf = [](const fb::LaunchArg *x) {
+    LaunchArg a;
+    if (!x) return a;
+    a.kind = ArgKind(uint8_t(x->kind())); // range-checked by validateSpec
+    a.index = x->index();
+    a.offset = x->offset();
+    a.f32 = x->f32();
+    return a;
+  };
   if (a.targets())
     for (const fb::TargetKernels *t : *a.targets()) {
       TargetDecl td;
@@ -96,7 +142,6 @@ static Status decode(const fb::Artifact &a, ArtifactSpec &spec, std::vector<Byte
         for (const fb::Kernel *k : *t->kernels()) {
           KernelDecl kd;
           kd.name = k->name()->str();
-          kd.op = k->op();
           kd.sourceHash = str(k->source_hash());
           if (k->ptx()) kd.ptx.assign(reinterpret_cast<const char *>(k->ptx()->data()), k->ptx()->size());
           kd.cubin = vec<uint8_t>(k->cubin());
@@ -114,6 +159,36 @@ static Status decode(const fb::Artifact &a, ArtifactSpec &spec, std::vector<Byte
           kd.sharedMemBytes = k->shared_mem_bytes();
           td.kernels.push_back(std::move(kd));
         }
+      if (t->buffers())
+        for (const fb::DeviceBuffer *x : *t->buffers()) td.bufferBytesPerRow.push_back(x->bytes_per_row());
+      if (t->weights())
+        for (const fb::DeviceWeight *w : *t->weights())
+          td.weights.push_back({vec<uint32_t>(w->tensors()), DeviceWeightLayout(uint8_t(w->layout()))});
+      if (t->caches())
+        for (const fb::KvCache *c : *t->caches()) td.caches.push_back({c->kv_heads(), c->head_dim()});
+      td.maxSeq = t->max_seq();
+      if (t->launches())
+        for (const fb::Launch *l : *t->launches()) {
+          LaunchDecl ld;
+          ld.name = str(l->name());
+          for (const fb::KernelVariant *v : *l->variants()) {
+            KernelVariant kv;
+            kv.kernel = v->kernel();
+            kv.maxRows = v->max_rows();
+            kv.block = v->block();
+            if (v->grid()->size() != 3)
+              return Status::error("target " + td.target + ": a launch grid has " + std::to_string(v->grid()->size()) +
+                                   " dimensions, expected 3");
+            for (int g = 0; g < 3; ++g) {
+              const fb::GridDim *d = v->grid()->Get(g);
+              kv.grid[g] = {d->constant(), d->rows_mul(), d->rows_div()};
+            }
+            ld.variants.push_back(kv);
+          }
+          for (const fb::LaunchArg *x : *l->args()) ld.args.push_back(argOf(x));
+          td.launches.push_back(std::move(ld));
+        }
+      td.logits = argOf(t->logits());
       spec.targets.push_back(std::move(td));
     }
   if (const fb::Provenance *p = a.provenance())

@@ -36,16 +36,32 @@ std::vector<uint8_t> encodeHeader(const ArtifactSpec &spec, const std::vector<By
   }
   auto tensorVec = b.CreateVector(tensors);
 
-  std::vector<flatbuffers::Offset<fb::Buffer>> buffers;
-  for (const BufferDecl &buf : spec.buffers) buffers.push_back(fb::CreateBuffer(b, b.CreateString(buf.name), buf.cols));
-  auto bufferVec = b.CreateVector(buffers);
-
-  std::vector<flatbuffers::Offset<fb::Op>> ops;
-  for (const OpDecl &op : spec.schedule)
-    ops.push_back(fb::CreateOp(b, fb::OpKind(op.kind), op.layer, b.CreateVector(op.inputs), b.CreateVector(op.outputs),
-                               b.CreateVector(op.weights)));
+  // The CPU program.
+  const program::Program &pg = spec.program;
+  std::vector<flatbuffers::Offset<fb::Value>> values;
+  for (const program::Value &v : pg.values)
+    values.push_back(fb::CreateValue(b, b.CreateString(v.name), fb::ValueKind(uint8_t(v.kind)), v.cols));
+  auto valueVec = b.CreateVector(values);
+  std::vector<flatbuffers::Offset<fb::ProgramOp>> ops;
+  for (const program::Op &op : pg.ops) {
+    flatbuffers::Offset<fb::RopeScaling> scaling = 0;
+    if (op.ropeScaling.enabled)
+      scaling = fb::CreateRopeScaling(b, op.ropeScaling.factor, op.ropeScaling.lowFreqFactor,
+                                      op.ropeScaling.highFreqFactor, op.ropeScaling.originalMaxPositionEmbeddings);
+    auto name = b.CreateString(op.name);
+    auto ins = b.CreateVector(op.inputs), outs = b.CreateVector(op.outputs), ws = b.CreateVector(op.weights);
+    auto heads = b.CreateVector(op.heads);
+    ops.push_back(fb::CreateProgramOp(b, fb::ProgramOpKind(uint8_t(op.kind)), name, ins, outs, ws, op.epsilon,
+                                      op.residual, heads, op.numHeads, op.numKvHeads, op.headDim, op.ropeTheta,
+                                      scaling, op.cache, op.block));
+  }
   auto opVec = b.CreateVector(ops);
+  auto program = fb::CreateProgram(b, fb::Precision(uint8_t(pg.precision)), valueVec, opVec, pg.ids, pg.positions,
+                                   pg.logits, pg.numCaches, pg.maxPositions);
 
+  auto arg = [&](const LaunchArg &a) {
+    return fb::CreateLaunchArg(b, fb::ArgKind(uint8_t(a.kind)), a.index, a.offset, a.f32);
+  };
   std::vector<flatbuffers::Offset<fb::TargetKernels>> targets;
   for (const TargetDecl &t : spec.targets) {
     std::vector<flatbuffers::Offset<fb::Kernel>> kernels;
@@ -56,20 +72,56 @@ std::vector<uint8_t> encodeHeader(const ArtifactSpec &spec, const std::vector<By
       auto cubin = b.CreateVector(k.cubin);
       auto grid = b.CreateVector(k.grid.data(), 3);
       auto block = b.CreateVector(k.block.data(), 3);
-      kernels.push_back(fb::CreateKernel(b, name, k.op, hash, ptx, cubin, grid, block, k.sharedMemBytes));
+      fb::KernelBuilder kb(b);
+      kb.add_name(name);
+      kb.add_source_hash(hash);
+      kb.add_ptx(ptx);
+      kb.add_cubin(cubin);
+      kb.add_grid(grid);
+      kb.add_block(block);
+      kb.add_shared_mem_bytes(k.sharedMemBytes);
+      kernels.push_back(kb.Finish());
     }
     auto target = b.CreateString(t.target);
     auto kernelVec = b.CreateVector(kernels);
     flatbuffers::Offset<flatbuffers::String> tiles; // absent when empty
     if (!t.tileTable.empty()) tiles = b.CreateString(t.tileTable);
-    targets.push_back(fb::CreateTargetKernels(b, target, kernelVec, tiles));
+    std::vector<flatbuffers::Offset<fb::DeviceBuffer>> buffers;
+    for (uint64_t bytes : t.bufferBytesPerRow) buffers.push_back(fb::CreateDeviceBuffer(b, bytes));
+    auto bufferVec = b.CreateVector(buffers);
+    std::vector<flatbuffers::Offset<fb::DeviceWeight>> weights;
+    for (const DeviceWeightDecl &w : t.weights)
+      weights.push_back(fb::CreateDeviceWeight(b, b.CreateVector(w.tensors), fb::DeviceWeightLayout(uint8_t(w.layout))));
+    auto weightVec = b.CreateVector(weights);
+    std::vector<flatbuffers::Offset<fb::KvCache>> caches;
+    for (const KvCacheDecl &c : t.caches) caches.push_back(fb::CreateKvCache(b, c.kvHeads, c.headDim));
+    auto cacheVec = b.CreateVector(caches);
+    std::vector<flatbuffers::Offset<fb::Launch>> launches;
+    for (const LaunchDecl &l : t.launches) {
+      std::vector<flatbuffers::Offset<fb::KernelVariant>> variants;
+      for (const KernelVariant &v : l.variants) {
+        std::vector<flatbuffers::Offset<fb::GridDim>> grid;
+        for (const GridDim &g : v.grid) grid.push_back(fb::CreateGridDim(b, g.constant, g.rowsMul, g.rowsDiv));
+        auto gridVec = b.CreateVector(grid);
+        variants.push_back(fb::CreateKernelVariant(b, v.kernel, v.maxRows, gridVec, v.block));
+      }
+      auto variantVec = b.CreateVector(variants);
+      std::vector<flatbuffers::Offset<fb::LaunchArg>> args;
+      for (const LaunchArg &a : l.args) args.push_back(arg(a));
+      auto argVec = b.CreateVector(args);
+      launches.push_back(fb::CreateLaunch(b, b.CreateString(l.name), variantVec, argVec));
+    }
+    auto launchVec = b.CreateVector(launches);
+    auto logits = arg(t.logits);
+    targets.push_back(fb::CreateTargetKernels(b, target, kernelVec, tiles, bufferVec, weightVec, cacheVec, t.maxSeq,
+                                              launchVec, logits));
   }
   auto targetVec = b.CreateVector(targets);
 
   const Provenance &p = spec.provenance;
   auto prov = fb::CreateProvenance(b, b.CreateString(p.qccVersion), b.CreateString(p.options),
                                    b.CreateString(p.checkpointHash), b.CreateString(p.source));
-  auto root = fb::CreateArtifact(b, config, tensorVec, bufferVec, opVec, targetVec, prov, kTensorAlignment, rawSize);
+  auto root = fb::CreateArtifact(b, config, tensorVec, program, targetVec, prov, kTensorAlignment, rawSize);
   fb::FinishArtifactBuffer(b, root);
   return std::vector<uint8_t>(b.GetBufferPointer(), b.GetBufferPointer() + b.GetSize());
 }

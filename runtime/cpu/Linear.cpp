@@ -204,6 +204,54 @@ template <typename Fn> static void forPanels(int64_t N, int64_t work, ThreadPool
   });
 }
 
+static void roundOutput(float *y, int64_t n, ActDType act) {
+  if (act == ActDType::BF16)
+    for (int64_t i = 0; i < n; ++i) y[i] = formats::roundToBf16(y[i]);
+}
+
+// FP8 / INT8 GEMM over codes already quantized per token (their values as
+// floats: e4m3 values, or int8 integers) with token scales sa [T].
+static void quantizedGemm(const Linear &l, const float *codes, const float *sa, int64_t T, float *y,
+                          ThreadPool &pool) {
+  const int64_t N = l.N, K = l.K, work = T * N * K;
+  auto out = [&](int64_t p) { return PanelOut{y, N, p * kPanel, std::min(kPanel, N - p * kPanel)}; };
+  if (l.format == Format::FP8) {
+    forPanels(N, work, pool, [&](int64_t p) {
+      fp8Panels(codes, sa, T, K, l.fp8Panels.data() + p * K * kPanel, l.quant.scales.data(), out(p));
+    });
+    return;
+  }
+  std::vector<int8_t> a(static_cast<size_t>(T * K)); // [T, K] int8 codes
+  for (int64_t i = 0; i < T * K; ++i) a[i] = static_cast<int8_t>(codes[i]);
+  const int8_t *w = l.codePanels.data();
+  forPanels(N, work, pool, [&](int64_t p) {
+    int8Panels(a.data(), sa, T, K, w + p * K * kPanel, l.quant.scales.data(), out(p));
+  });
+}
+
+void quantizeActivations(formats::Format format, const float *x, int64_t T, int64_t K, float *codes,
+                         float *tokenScales) {
+  if (format == Format::FP8) {
+    std::vector<uint8_t> q(static_cast<size_t>(K));
+    for (int64_t t = 0; t < T; ++t) {
+      tokenScales[t] = formats::quantizeTokenFp8(x + t * K, K, q.data());
+      for (int64_t k = 0; k < K; ++k) codes[t * K + k] = formats::e4m3ToFloat(q[k]);
+    }
+    return;
+  }
+  std::vector<int8_t> q(static_cast<size_t>(K));
+  for (int64_t t = 0; t < T; ++t) {
+    tokenScales[t] = formats::quantizeTokenInt8(x + t * K, K, q.data());
+    for (int64_t k = 0; k < K; ++k) codes[t * K + k] = q[k];
+  }
+}
+
+void linearForwardCodes(const Linear &l, const float *codes, const float *tokenScales, int64_t T, float *y,
+                        ActDType act, ThreadPool &pool) {
+  quantizedGemm(l, codes, tokenScales, T, y, pool);
+  roundOutput(y, T * l.N, act);
+}
+
 void linearForward(const Linear &l, const float *x, int64_t T, float *y, ActDType act,
                    ThreadPool &pool) {
   const int64_t N = l.N, K = l.K, work = T * N * K;
@@ -215,28 +263,12 @@ void linearForward(const Linear &l, const float *x, int64_t T, float *y, ActDTyp
       else densePanels(x, T, K, l.bf16Panels.data() + p * K * kPanel, out(p));
     });
     break;
-  case Format::FP8: {
-    std::vector<float> a(static_cast<size_t>(T * K)); // [T, K] e4m3 values
-    std::vector<float> sa(static_cast<size_t>(T));    // [T] token scales
-    std::vector<uint8_t> codes(static_cast<size_t>(K));
-    for (int64_t t = 0; t < T; ++t) {
-      sa[t] = formats::quantizeTokenFp8(x + t * K, K, codes.data());
-      for (int64_t k = 0; k < K; ++k) a[t * K + k] = formats::e4m3ToFloat(codes[k]);
-    }
-    forPanels(N, work, pool, [&](int64_t p) {
-      fp8Panels(a.data(), sa.data(), T, K, l.fp8Panels.data() + p * K * kPanel,
-                l.quant.scales.data(), out(p));
-    });
-    break;
-  }
+  case Format::FP8:
   case Format::INT8: {
-    std::vector<int8_t> a(static_cast<size_t>(T * K)); // [T, K] per-token int8
-    std::vector<float> sa(static_cast<size_t>(T));     // [T]
-    for (int64_t t = 0; t < T; ++t) sa[t] = formats::quantizeTokenInt8(x + t * K, K, a.data() + t * K);
-    const int8_t *codes = l.codePanels.data();
-    forPanels(N, work, pool, [&](int64_t p) {
-      int8Panels(a.data(), sa.data(), T, K, codes + p * K * kPanel, l.quant.scales.data(), out(p));
-    });
+    std::vector<float> codes(static_cast<size_t>(T * K)); // [T, K] per-token codes
+    std::vector<float> sa(static_cast<size_t>(T));        // [T] token scales
+    quantizeActivations(l.format, x, T, K, codes.data(), sa.data());
+    quantizedGemm(l, codes.data(), sa.data(), T, y, pool);
     break;
   }
   case Format::W4A16: {
@@ -250,8 +282,7 @@ void linearForward(const Linear &l, const float *x, int64_t T, float *y, ActDTyp
     break;
   }
   }
-  if (act == ActDType::BF16)
-    for (int64_t i = 0; i < T * N; ++i) y[i] = formats::roundToBf16(y[i]);
+  roundOutput(y, T * N, act);
 }
 
 } // namespace qcc::cpu

@@ -68,4 +68,14 @@ struct Linear {
 void linearForward(const Linear &l, const float *x /*[T,K]*/, int64_t T, float *y /*[T,N]*/,
                    ActDType act, ThreadPool &pool);
 
+// Dynamic per-token quantization of x [T, K] for an FP8 or INT8 linear: codes
+// [T, K] as floats (e4m3 values, or int8 integers; both exact) and scales [T]
+// (formats::quantizeTokenFp8 / quantizeTokenInt8).
+void quantizeActivations(formats::Format format, const float *x, int64_t T, int64_t K, float *codes,
+                         float *tokenScales);
+// y [T, N] from codes quantizeActivations wrote for the linear's own format;
+// linearForward(x) == linearForwardCodes(quantizeActivations(x)).
+void linearForwardCodes(const Linear &l, const float *codes /*[T,K]*/, const float *tokenScales /*[T]*/,
+                        int64_t T, float *y /*[T,N]*/, ActDType act, ThreadPool &pool);
+
 } // namespace qcc::cpu

@@ -34,14 +34,14 @@ double tokenNll(const float *logits, int64_t V, int64_t target) {
   return std::log(sum) + mx - static_cast<double>(logits[target]);
 }
 
-Expected<PerplexityResult> perplexity(const LlamaModel &model,
+Expected<PerplexityResult> perplexity(const Interpreter &model,
                                       const std::vector<std::vector<int64_t>> &sequences,
                                       int64_t seqLen) {
   if (seqLen < 2) return Status::error("perplexity needs a window of at least 2 tokens");
   if (seqLen > model.maxSeqLen())
     return Status::error("window of " + std::to_string(seqLen) + " tokens exceeds the maximum length " +
                          std::to_string(model.maxSeqLen()));
-  const int64_t V = model.config().vocabSize;
+  const int64_t V = model.vocabSize();
   PerplexityResult r;
   double total = 0;
   Session session(model);
@@ -63,7 +63,7 @@ Expected<PerplexityResult> perplexity(const LlamaModel &model,
   return r;
 }
 
-Expected<PerplexityResult> perplexity(const LlamaModel &model, const std::vector<int64_t> &ids,
+Expected<PerplexityResult> perplexity(const Interpreter &model, const std::vector<int64_t> &ids,
                                       int64_t seqLen) {
   return perplexity(model, std::vector<std::vector<int64_t>>{ids}, seqLen);
 }

@@ -1,7 +1,7 @@
 // Token selection and perplexity on top of the CPU executor.
 #pragma once
 
-#include "runtime/cpu/LlamaModel.h"
+#include "runtime/cpu/Interpreter.h"
 #include "support/Status.h"
 
 #include <cstdint>
@@ -33,11 +33,11 @@ struct PerplexityResult {
 // dropped). Each window starts with an empty KV cache, no BOS is inserted, and
 // the first token of a window is only context: a window of n tokens predicts
 // n - 1. perplexity = exp(mean NLL over all predicted tokens).
-Expected<PerplexityResult> perplexity(const LlamaModel &model, const std::vector<int64_t> &ids,
+Expected<PerplexityResult> perplexity(const Interpreter &model, const std::vector<int64_t> &ids,
                                       int64_t seqLen);
 // The same over several sequences (e.g. the lines of a token-id file), each
 // split into its own windows; the mean is over all predicted tokens.
-Expected<PerplexityResult> perplexity(const LlamaModel &model,
+Expected<PerplexityResult> perplexity(const Interpreter &model,
                                       const std::vector<std::vector<int64_t>> &sequences,
                                       int64_t seqLen);
 

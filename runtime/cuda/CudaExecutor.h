@@ -1,43 +1,38 @@
-// The whole-model CUDA executor: runs an artifact's Llama schedule with the
-// kernels the artifact carries (codegen/cuda/ArtifactKernels.h names them),
-// one sequence with a KV cache, logits back to the host as f32.
+// The CUDA executor: interprets the launch list the compiler stored for one
+// of the artifact's targets (artifact.fbs, TargetKernels): device buffers by
+// bytes per token, weights uploaded once in the layouts the kernels read,
+// one KV cache per attention, and per forward the launches in order (each
+// picking its kernel variant by the token count). It knows no model and no
+// kernel: the launch list says everything.
 //
 //   auto dev = qcc::cuda::CudaDevice::open(0);
 //   auto ex = qcc::cuda::CudaExecutor::create(file, **dev, {});
 //   auto logits = (*ex)->prefill({1, 2, 3}); // [T][V]
 //   auto next = (*ex)->decode(42);           // [V]
-//
-// Weights are uploaded once at creation in the kernels' layouts: q|k|v and
-// gate|up rows concatenated (one GEMM each), dense tensors as bf16, w4a16
-// repacked with packW4A16ForKernel, fp8 / int8 codes with per-channel scales.
 #pragma once
 
-#include "codegen/cuda/ArtifactKernels.h"
 #include "runtime/artifact/ArtifactFile.h"
 #include "runtime/cuda/CudaDevice.h"
 
-#include <map>
 #include <memory>
+#include <vector>
 
 namespace qcc::cuda {
 
 struct CudaExecutorOptions {
-  // Positions the KV cache holds; <= 0: what the artifact's attention
-  // kernels were specialised for (artifactMaxSeq), which is also the limit.
+  // Positions the KV caches hold; <= 0: what the target's attention kernels
+  // were specialised for (TargetDecl::maxSeq), which is also the limit.
   int64_t maxSeqLen = 0;
-  // Fill every activation and the logits with 0xff bytes (NaN as bf16/f32)
-  // before each forward, so a kernel that skips an element shows (tests).
+  // Fill every activation buffer with 0xff bytes (NaN as bf16/f32) before
+  // each forward, and the caches once, so a kernel that skips an element shows (tests).
   bool poisonActivations = false;
-  // Plans with this `qcc tune` table instead of the one stored with the
-  // kernels (TargetDecl::tileTable); for kernels compiled without storing it.
-  const TileTable *tiles = nullptr;
-  // Replay the decode step (one token, ~10 kernels per layer) as one CUDA
-  // graph, built at the first decode and rebuilt when buffers grow; off, or
-  // without graph support in the driver, every kernel is launched by itself.
+  // Replay the decode step (one token) as one CUDA graph, built at the first
+  // decode and rebuilt when buffers grow; off, or without graph support in
+  // the driver, every kernel is launched by itself.
   bool cudaGraphs = true;
-  // Kernels to use instead of the artifact's own (e.g. compiled just now with
-  // compileArtifactKernels for an artifact written without this target).
-  const std::vector<artifact::TargetDecl> *kernels = nullptr;
+  // Targets to use instead of the artifact's own (e.g. compiled just now for
+  // a target the artifact was written without).
+  const std::vector<artifact::TargetDecl> *targets = nullptr;
 };
 
 // The artifact target whose kernels a device of compute capability
@@ -50,10 +45,9 @@ const artifact::TargetDecl *chooseKernelTarget(const std::vector<artifact::Targe
 
 class CudaExecutor {
 public:
-  // Picks the artifact's kernels for `device` (its exact target's cubins, else
-  // a compatible cubin or PTX, see CudaDevice::loadBest), uploads the weights,
-  // allocates the KV cache. `file` may be closed afterwards; `device` must
-  // outlive the executor.
+  // Picks the artifact's target for `device`, loads its kernels, uploads the
+  // weights, allocates the KV caches. `file` may be closed afterwards;
+  // `device` must outlive the executor.
   static Expected<std::unique_ptr<CudaExecutor>> create(const artifact::ArtifactFile &file, CudaDevice &device,
                                                         const CudaExecutorOptions &options = {});
   ~CudaExecutor();
@@ -66,47 +60,35 @@ public:
 
   int64_t position() const { return position_; }
   int64_t maxSeqLen() const { return maxSeq_; }
-  int64_t vocabSize() const { return config_.vocabSize; }
-  // The artifact target whose kernels run ("sm_90a") and how they were loaded.
-  const std::string &kernelTarget() const { return kernelTarget_; }
+  int64_t vocabSize() const { return vocab_; }
+  // The artifact target whose kernels run ("sm_90a").
+  const std::string &kernelTarget() const { return target_.target; }
   // Whether decode replays a CUDA graph, and how many times one was built.
   bool usesCudaGraphs() const { return graphs_; }
   int decodeGraphBuilds() const { return graphBuilds_; }
-
-  struct Gemm; // one (possibly fused) linear: kernels, functions, weights
-  struct Layer;
 
 private:
   CudaExecutor() = default;
   Status ensureRows(int64_t rows);
   Status forward(const std::vector<int64_t> &tokens, std::vector<float> *logits);
-  Status enqueueKernels(int64_t T); // the whole forward's launches (or graph nodes)
-  Status runGemm(const Gemm &g, CUdeviceptr a, CUdeviceptr tokScale, CUdeviceptr residual, CUdeviceptr out,
-                 int64_t rows);
-  Status launch(const KernelSpec &spec, int64_t rows, std::vector<void *> args);
-  Status submit(CUfunction f, const LaunchDims &dims, void **args);
+  Status enqueue(int64_t rows); // every launch of one forward (or graph nodes)
+  Expected<CUdeviceptr> argPointer(const artifact::LaunchArg &a) const;
 
   CudaDevice *dev_ = nullptr;
-  ModelConfig config_;
-  ModelKernels plan_;
-  std::string kernelTarget_;
-  int64_t maxSeq_ = 0, position_ = 0;
-  bool poison_ = false;
-  bool graphs_ = false;
+  artifact::TargetDecl target_; // its launch list (kernel images dropped after loading)
+  int64_t vocab_ = 0, maxSeq_ = 0, position_ = 0;
+  bool poison_ = false, graphs_ = false;
   int graphBuilds_ = 0;
   std::vector<CudaModule> modules_;
-  std::map<std::string, CUfunction> functions_; // entry name -> function
-
-  DeviceBuffer embed_, finalNorm_;
-  std::vector<std::unique_ptr<Layer>> layers_;
-  std::unique_ptr<Gemm> lmHead_;
-
-  // Activations for up to rows_ tokens (see forward() for the shapes).
+  std::vector<CUfunction> functions_; // per kernel of the target
+  std::vector<DeviceBuffer> weights_; // per device weight
+  std::vector<DeviceBuffer> kcache_, vcache_;
   int64_t rows_ = 0;
-  DeviceBuffer ids_, pos_, x_, x2_, h_, hScale_, qkv_, attn_, attnQ_, attnScale_, gu_, act_, actScale_, logits_;
+  std::vector<DeviceBuffer> buffers_;
+  DeviceBuffer ids_, positions_; // int32 [rows]
 
   // Last, so that it is destroyed before the modules and buffers it uses.
-  KernelGraph decodeGraph_;         // the T = 1 forward over the current buffers
+  KernelGraph decodeGraph_;         // the one-token forward over the current buffers
   KernelGraph *building_ = nullptr; // launches become graph nodes while set
 };
 

@@ -1,4 +1,4 @@
-// qcc::rt — the plain runtime API (no MLIR, no LLVM):
+// qcc::rt — the plain runtime API (no MLIR, no LLVM, no NVRTC):
 //
 //   auto a = qcc::rt::Artifact::open("model.qcc");            // verified load (mmap)
 //   auto s = qcc::rt::Session::create(**a, {Device::Auto, /*maxSeqLen*/ 512, /*batch*/ 1});
@@ -9,39 +9,37 @@
 
 #include "runtime/Tensor.h"
 #include "runtime/artifact/ArtifactFile.h"
+#include "runtime/cpu/Interpreter.h"
 #include "runtime/formats/Formats.h"
 
-#include <map>
 #include <memory>
 
 namespace qcc::rt {
 
-class Artifact : public WeightProvider {
+// An opened artifact; also the CPU interpreter's source of weights (the
+// program's tensor indices are the artifact's tensors).
+class Artifact : public cpu::WeightSource {
 public:
-  // Opens and fully verifies `path` (ArtifactFile::open), then checks that it
-  // describes a Llama decoder this runtime executes: the canonical schedule
-  // (buildLlamaSchedule) and every tensor's role and format where it belongs.
+  // Opens and fully verifies `path` (ArtifactFile::open: header, ranges,
+  // program, launch lists).
   static Expected<std::unique_ptr<Artifact>> open(const std::string &path);
 
   const artifact::ArtifactFile &file() const { return *file_; }
   const ModelConfig &config() const { return file_->config(); }
+  const program::Program &program() const { return file_->spec().program; }
   const std::string &path() const { return file_->name(); }
+  int64_t vocabSize() const { return program().values[program().logits].cols; }
 
-  // WeightProvider over the dense tensors (Dense and BF16 formats), pointing
-  // into the mapping. Quantized linears are not found here: see quantizedLinear.
-  const TensorRef *find(const std::string &name) const override;
-  // The linears stored as FP8 / INT8 / W4A16, in schedule order.
-  const std::vector<std::string> &quantizedLinearNames() const { return quantized_; }
-  // Copies one quantized linear out of the mapping (validated by formats::validate).
-  Expected<formats::QuantizedLinear> quantizedLinear(const std::string &name) const;
+  // WeightSource: dense tensors point into the mapping; quantized linears
+  // are copied out (validated by formats::validate).
+  size_t count() const override { return file_->tensors().size(); }
+  Expected<cpu::WeightData> weight(uint32_t index) const override;
   // The embedded tokenizer.json bytes; empty when the artifact carries none.
   std::string tokenizerJson() const;
 
 private:
   Artifact() = default;
   std::unique_ptr<artifact::ArtifactFile> file_;
-  std::map<std::string, TensorRef> dense_;
-  std::vector<std::string> quantized_;
 };
 
 } // namespace qcc::rt

@@ -1,41 +1,12 @@
 #include "runtime/lib/Session.h"
 
-#include "runtime/cpu/LlamaModel.h"
+#include "runtime/cpu/Interpreter.h"
 #include "runtime/cuda/CudaDevice.h"
 #include "runtime/cuda/CudaExecutor.h"
 
 #include <algorithm>
 
 namespace qcc::rt {
-
-// The executor wants every linear from the WeightProvider; quantized ones are
-// served as shared zeros [N, K] here (no per-linear copy) and replaced by
-// their QuantizedLinear right after creation.
-namespace {
-class ArtifactWeights : public WeightProvider {
-public:
-  explicit ArtifactWeights(const Artifact &a) : a_(a) {
-    size_t largest = 0;
-    for (const auto &name : a.quantizedLinearNames()) {
-      const auto &shape = a.file().find(name)->decl.shape;
-      largest = std::max(largest, size_t(shape[0] * shape[1]));
-      placeholders_[name] = TensorRef{DType::BF16, shape, nullptr};
-    }
-    zeros_.assign(largest, 0);
-    for (auto &[name, ref] : placeholders_) ref.data = zeros_.data();
-  }
-  const TensorRef *find(const std::string &name) const override {
-    if (const TensorRef *t = a_.find(name)) return t;
-    auto it = placeholders_.find(name);
-    return it == placeholders_.end() ? nullptr : &it->second;
-  }
-
-private:
-  const Artifact &a_;
-  std::map<std::string, TensorRef> placeholders_;
-  std::vector<uint16_t> zeros_; // bf16 zeros, the largest quantized linear
-};
-} // namespace
 
 Expected<std::unique_ptr<Session>> Session::create(const Artifact &artifact, const SessionOptions &options) {
   if (options.batch < 1 || options.batch > 4096)
@@ -46,7 +17,7 @@ Expected<std::unique_ptr<Session>> Session::create(const Artifact &artifact, con
   std::unique_ptr<Session> s(new Session());
   s->device_ = choice->device;
   s->reason_ = choice->reason;
-  s->vocab_ = artifact.config().vocabSize;
+  s->vocab_ = artifact.vocabSize();
   s->last_.resize(size_t(options.batch));
   if (s->device_ == Device::Cuda) {
     Status cuda = s->createCuda(artifact, options);
@@ -66,17 +37,10 @@ Status Session::createCpu(const Artifact &artifact, const SessionOptions &option
   cpu::ExecutorOptions eo;
   eo.numThreads = options.numThreads;
   eo.maxSeqLen = options.maxSeqLen;
-  {
-    ArtifactWeights weights(artifact);
-    auto model = cpu::LlamaModel::create(artifact.config(), weights, eo);
-    if (!model) return model.status().withContext(artifact.path());
-    model_ = std::move(*model);
-  }
-  for (const std::string &name : artifact.quantizedLinearNames()) {
-    auto q = artifact.quantizedLinear(name);
-    if (!q) return q.status();
-    if (Status st = model_->setLinear(name, std::move(*q)); !st) return st.withContext(artifact.path());
-  }
+  eo.actDtype = options.cpuPrecision;
+  auto model = cpu::Interpreter::create(artifact.program(), artifact, eo);
+  if (!model) return model.status().withContext(artifact.path());
+  model_ = std::move(*model);
   for (int b = 0; b < options.batch; ++b) slots_.push_back(std::make_unique<cpu::Session>(*model_));
   return Status::ok();
 }

@@ -5,11 +5,14 @@
 #include "runtime/lib/Artifact.h"
 #include "runtime/lib/Device.h"
 
+#include "runtime/cpu/Linear.h"
+
 #include <memory>
+#include <optional>
 #include <vector>
 
 namespace qcc::cpu {
-class LlamaModel;
+class Interpreter;
 class Session;
 } // namespace qcc::cpu
 namespace qcc::cuda {
@@ -24,6 +27,8 @@ struct SessionOptions {
   int64_t maxSeqLen = 0; // <= 0: max_position_embeddings capped at 8192
   int batch = 1;         // sequences (slots)
   int numThreads = 0;    // CPU threads; <= 0: all
+  // CPU: activation precision other than the artifact's own (unset: its own).
+  std::optional<cpu::ActDType> cpuPrecision;
 };
 
 class Session {
@@ -60,7 +65,7 @@ private:
   Status createCpu(const Artifact &artifact, const SessionOptions &options);
   Status createCuda(const Artifact &artifact, const SessionOptions &options);
 
-  std::unique_ptr<cpu::LlamaModel> model_;
+  std::unique_ptr<cpu::Interpreter> model_;
   std::vector<std::unique_ptr<cpu::Session>> slots_;         // device Cpu
   std::unique_ptr<cuda::CudaDevice> cudaDevice_;
   std::vector<std::unique_ptr<cuda::CudaExecutor>> cudaSlots_; // device Cuda

@@ -6,6 +6,9 @@
 #include "passes/Passes.h"
 
 #include <cerrno>
+#include <cstring>
+#include <dirent.h>
+#include <unistd.h>
 #include <cstdlib>
 #include <sys/stat.h>
 
@@ -67,20 +70,46 @@ bool parseQuantOption(const std::vector<std::string> &args, size_t &i, Quantizat
   return true;
 }
 
-Expected<ImportedModel> importWithStore(const std::string &modelDir, const std::string &activationDtype) {
+Expected<std::unique_ptr<TempDir>> TempDir::create(const std::string &prefix) {
+  const char *base = std::getenv("TMPDIR");
+  std::string pattern = std::string(base && *base ? base : "/tmp") + "/" + prefix + "-XXXXXX";
+  std::vector<char> buf(pattern.begin(), pattern.end());
+  buf.push_back('\0');
+  if (!::mkdtemp(buf.data())) return Status::error(pattern + ": cannot create a temporary folder: " + std::strerror(errno));
+  std::unique_ptr<TempDir> d(new TempDir());
+  d->path_ = buf.data();
+  return d;
+}
+
+TempDir::~TempDir() {
+  if (DIR *dir = ::opendir(path_.c_str())) {
+    while (struct dirent *e = ::readdir(dir)) {
+      std::string name = e->d_name;
+      if (name != "." && name != "..") ::unlink((path_ + "/" + name).c_str());
+    }
+    ::closedir(dir);
+  }
+  ::rmdir(path_.c_str());
+}
+
+Expected<ImportedModel> importModel(const std::string &modelDir, const std::string &activationDtype, bool paramDir) {
   auto checkpoint = Checkpoint::open(modelDir);
   if (!checkpoint) return checkpoint.status();
   ImportedModel m;
-  m.store = std::make_shared<WeightStore>(std::move(*checkpoint));
   mlir::DialectRegistry registry;
   registerQccDialects(registry);
   m.context = std::make_unique<mlir::MLIRContext>(registry);
   ImportOptions options;
   options.activationDtype = activationDtype;
-  auto module = importLlama(*m.context, m.store->checkpoint(), options);
+  auto module = importLlama(*m.context, **checkpoint, options);
   if (!module) return module.status();
   m.module = std::move(*module);
-  WeightStore::attach(*m.module, m.store);
+  if (paramDir) {
+    auto dir = TempDir::create("qcc-params");
+    if (!dir) return dir.status();
+    m.paramDir = std::move(*dir);
+    (*m.module)->setAttr("qcc.param_dir", mlir::StringAttr::get(m.context.get(), m.paramDir->path()));
+  }
   return m;
 }
 

@@ -3,7 +3,7 @@
 #pragma once
 
 #include "passes/Pipelines.h"
-#include "passes/WeightStore.h"
+#include "support/Status.h"
 
 #include "mlir/IR/BuiltinOps.h"
 #include "mlir/IR/MLIRContext.h"
@@ -24,22 +24,29 @@ extern const char *kQuantOptionsHelp;
 bool parseQuantOption(const std::vector<std::string> &args, size_t &i, QuantizationOptions &options,
                       bool &calibGiven, std::string &error);
 
-// A checkpoint imported into qcc IR, with its weight store attached: what the
-// quantization pipeline runs on. Members are destroyed module first.
+// A private temporary folder (for the parameter archives of an in-memory
+// compile), removed with everything in it on destruction.
+class TempDir {
+public:
+  static Expected<std::unique_ptr<TempDir>> create(const std::string &prefix);
+  ~TempDir();
+  const std::string &path() const { return path_; }
+
+private:
+  TempDir() = default;
+  std::string path_;
+};
+
+// A checkpoint imported into qcc IR: what the pipeline runs on. With
+// `paramDir`, the passes write their archives to a temporary folder that
+// lives as long as the model. Members are destroyed module first.
 struct ImportedModel {
   std::unique_ptr<mlir::MLIRContext> context;
+  std::unique_ptr<TempDir> paramDir;
   mlir::OwningOpRef<mlir::ModuleOp> module;
-  std::shared_ptr<WeightStore> store;
-
-  ImportedModel() = default;
-  ImportedModel(ImportedModel &&) = default;
-  ImportedModel &operator=(ImportedModel &&) = default;
-  ~ImportedModel() {
-    if (module) WeightStore::detach(*module);
-  }
 };
 // activationDtype: "f32", "bf16" or "" for the checkpoint's own.
-Expected<ImportedModel> importWithStore(const std::string &modelDir, const std::string &activationDtype);
+Expected<ImportedModel> importModel(const std::string &modelDir, const std::string &activationDtype, bool paramDir);
 
 // When calibration is needed and no --calib was given: MODEL_DIR/calib.ids if
 // the model folder has one, else random tokens. Returns a note for the user.

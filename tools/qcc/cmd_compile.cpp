@@ -7,7 +7,8 @@
 #include "frontends/llama/Importer.h"
 #include "passes/Passes.h"
 #include "passes/Pipelines.h"
-#include "passes/WeightStore.h"
+#include "passes/ToProgram.h"
+#include "support/Progress.h"
 #include "support/Targets.h"
 
 #include "mlir/IR/Diagnostics.h"
@@ -150,16 +151,16 @@ int runCompile(const std::vector<std::string> &args) {
   std::vector<std::pair<std::string, double>> stages;
 
   auto t0 = Clock::now();
-  auto imported = qcc::cli::importWithStore(modelDir, dtype);
+  auto imported = qcc::cli::importModel(modelDir, dtype, /*paramDir=*/true);
   if (!imported) return fail(imported.message());
   mlir::MLIRContext &context = *imported->context;
   mlir::OwningOpRef<mlir::ModuleOp> &module = imported->module;
-  std::shared_ptr<qcc::WeightStore> store = imported->store;
   stages.push_back({"import", secondsSince(t0)});
-  progress.line("imported " + modelDir + " (" + std::to_string(store->config().numLayers) + " layers)");
-  store->progress = [&](const std::string &stage, int64_t layer, int64_t layers) {
-    progress.layer(stage, layer, layers);
-  };
+  auto config = qcc::modelConfigOf(*module);
+  progress.line("imported " + modelDir + " (" + std::to_string(config ? config->numLayers : 0) + " layers)");
+  qcc::setProgressReporter([&](const std::string &stage, int64_t done, int64_t total) {
+    progress.layer(stage, done - 1, total);
+  });
 
   // Diagnostics of the passes (errors, remarks) go to stderr, prefixed.
   mlir::ScopedDiagnosticHandler diagnostics(&context, [&](mlir::Diagnostic &d) {
@@ -182,25 +183,15 @@ int runCompile(const std::vector<std::string> &args) {
   if (mlir::failed(pm.run(*module))) return 1; // the pass reported why
 
   t0 = Clock::now();
-  qcc::EmitOptions emit;
-  emit.outputPath = output;
-  if (!noKernels)
-    for (const qcc::TargetInfo &t : *targets) emit.targets.push_back(t.gpuArch);
-  emit.fp8WeightOnly = options.fp8WeightOnly;
-  if (!tilesPath.empty()) emit.tiles = &tiles;
-  if (!noKernels) progress.line("compiling CUDA kernels for " + targetList + " (NVRTC, cached)");
-  emit.provenance.qccVersion = "0.1.0";
-  emit.provenance.options = options.canonical();
-  emit.provenance.checkpointHash = store->checkpoint().contentHash();
-  std::string base = modelDir;
-  while (base.size() > 1 && base.back() == '/') base.pop_back();
-  emit.provenance.source = base.substr(base.find_last_of('/') + 1);
-  struct stat st;
-  if (::stat((modelDir + "/tokenizer.json").c_str(), &st) == 0) emit.tokenizerJsonPath = modelDir + "/tokenizer.json";
-  emit.onLayerWritten = [&](int64_t layer) { progress.layer("write", layer, store->config().numLayers); };
-  auto summary = qcc::emitArtifact(*module, *store, emit);
+  qcc::TranslateOptions translate;
+  translate.outputPath = output;
+  translate.onTensorWritten = [&](int64_t done, int64_t total) {
+    if (done == total || done % 16 == 0) progress.layer("write", done - 1, total);
+  };
+  auto summary = qcc::translateToArtifact(*module, translate);
   if (!summary) return fail(summary.message());
   stages.push_back({"write", secondsSince(t0)});
+  (void)noKernels;
 
   if (!progress.quiet) {
     std::fprintf(stderr, "[qcc] wrote %s: %.2f MiB, %zu tensors, targets %s\n", output.c_str(),

@@ -5,12 +5,10 @@
 #include "tools/qcc/Generation.h"
 #include "tools/qcc/QuantOptions.h"
 
-#include "frontends/llama/Checkpoint.h"
-#include "frontends/llama/Importer.h"
 #include "frontends/llama/TokenIds.h"
 #include "passes/Passes.h"
-#include "passes/WeightStore.h"
-#include "runtime/cpu/LlamaModel.h"
+#include "passes/ToProgram.h"
+#include "runtime/cpu/Interpreter.h"
 #include "runtime/cpu/Sampling.h"
 #include "runtime/lib/Session.h"
 
@@ -25,6 +23,7 @@
 #include <cstdlib>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <sys/stat.h>
 
 namespace {
@@ -57,17 +56,49 @@ qcc::Expected<std::vector<int64_t>> greedy(const std::vector<int64_t> &prompt, i
   return qcc::cli::generateTokens(prompt, V, greedyOptions, prefill, decode);
 }
 
-EvalModel fromExecutor(const qcc::cpu::LlamaModel &model) {
+EvalModel fromExecutor(const qcc::cpu::Interpreter &model) {
   EvalModel m;
-  m.vocabSize = model.config().vocabSize;
+  m.vocabSize = model.vocabSize();
   m.forward = [&model](const std::vector<int64_t> &ids) { return model.forward(ids); };
   m.greedy = [&model](const std::vector<int64_t> &prompt, int64_t n) {
     auto session = std::make_shared<qcc::cpu::Session>(model);
     return greedy(
-        prompt, n, model.config().vocabSize, [&](const std::vector<int64_t> &p) { return session->prefill(p); },
+        prompt, n, model.vocabSize(), [&](const std::vector<int64_t> &p) { return session->prefill(p); },
         [&](int64_t token) { return session->decode(token); });
   };
   return m;
+}
+
+// A model folder imported and, with `quant`, run through the quantization
+// passes in memory; then the CPU interpreter over its graph.
+struct FolderModel {
+  qcc::cli::ImportedModel imported;
+  std::unique_ptr<qcc::cpu::Interpreter> model;
+};
+qcc::Expected<FolderModel> openFolder(const std::string &dir, const std::string &dtype,
+                                      const qcc::QuantizationOptions *quant,
+                                      const qcc::cpu::ExecutorOptions &execOptions) {
+  FolderModel f;
+  auto imported = qcc::cli::importModel(dir, dtype, /*paramDir=*/quant != nullptr);
+  if (!imported) return imported.status();
+  f.imported = std::move(*imported);
+  if (quant) {
+    mlir::ScopedDiagnosticHandler diagnostics(f.imported.context.get(), [&](mlir::Diagnostic &d) {
+      std::string text;
+      llvm::raw_string_ostream os(text);
+      d.print(os);
+      std::fprintf(stderr, "qcc eval: %s: %s\n",
+                   d.getSeverity() == mlir::DiagnosticSeverity::Error ? "error" : "note", os.str().c_str());
+      return mlir::success();
+    });
+    mlir::PassManager pm(f.imported.context.get());
+    qcc::buildQuantizationPipeline(pm, *quant);
+    if (mlir::failed(pm.run(*f.imported.module))) return qcc::Status::error("the quantization pipeline failed");
+  }
+  auto m = qcc::interpretModule(*f.imported.module, execOptions);
+  if (!m) return m.status().withContext(dir);
+  f.model = std::move(*m);
+  return f;
 }
 
 EvalModel fromSession(qcc::rt::Session &session) {
@@ -138,15 +169,11 @@ int runEval(const std::vector<std::string> &args) {
   settings.continuationPrompts = prompts;
 
   // The reference, when one is asked for (an artifact, or a quantized folder).
-  std::unique_ptr<qcc::Checkpoint> refCheckpoint;
-  std::unique_ptr<qcc::cpu::LlamaModel> refModel;
+  std::optional<FolderModel> ref;
   auto openReference = [&](const std::string &dir) -> qcc::Status {
-    auto ckpt = qcc::Checkpoint::open(dir);
-    if (!ckpt) return ckpt.status();
-    refCheckpoint = std::move(*ckpt);
-    auto model = qcc::cpu::LlamaModel::create(refCheckpoint->config(), *refCheckpoint, execOptions);
-    if (!model) return model.status().withContext(dir);
-    refModel = std::move(*model);
+    auto r = openFolder(dir, dtypeText, nullptr, execOptions);
+    if (!r) return r.status();
+    ref = std::move(*r);
     return qcc::Status::ok();
   };
 
@@ -154,8 +181,7 @@ int runEval(const std::vector<std::string> &args) {
   double quantizeSeconds = -1;
   std::unique_ptr<qcc::rt::Artifact> artifact;
   std::unique_ptr<qcc::rt::Session> session;
-  std::unique_ptr<qcc::cpu::LlamaModel> model;
-  std::shared_ptr<qcc::WeightStore> store;
+  std::optional<FolderModel> folder;
   int64_t vocab = 0;
   EvalModel evalModel;
 
@@ -170,71 +196,47 @@ int runEval(const std::vector<std::string> &args) {
     so.device = *device;
     so.maxSeqLen = seqLen;
     so.numThreads = static_cast<int>(threads);
+    so.cpuPrecision = execOptions.actDtype; // --dtype holds for the artifact as for the reference
+    if (execOptions.actDtype && so.device == qcc::rt::Device::Cuda)
+      return fail("--dtype applies to the CPU executor; the CUDA kernels compute in bf16");
+    if (execOptions.actDtype && so.device == qcc::rt::Device::Auto) so.device = qcc::rt::Device::Cpu;
     auto s = qcc::rt::Session::create(*artifact, so);
     if (!s) return fail(s.message());
     session = std::move(*s);
     std::fprintf(stderr, "qcc eval: device %s (%s)\n", qcc::rt::deviceName(session->device()),
                  session->deviceReason().c_str());
-    vocab = artifact->config().vocabSize;
+    vocab = artifact->vocabSize();
     evalModel = fromSession(*session);
-  } else if (quantGiven) {
-    if (!calibGiven) {
+  } else {
+    if (quantGiven && !calibGiven) {
       std::string note = qcc::cli::defaultCalibration(quant, target);
       if (!note.empty()) std::fprintf(stderr, "qcc eval: %s\n", note.c_str());
     }
-    auto imported = qcc::cli::importWithStore(target, dtypeText);
-    if (!imported) return fail(imported.message());
-    mlir::MLIRContext &context = *imported->context;
-    mlir::OwningOpRef<mlir::ModuleOp> &module = imported->module;
-    store = imported->store;
-    mlir::ScopedDiagnosticHandler diagnostics(&context, [&](mlir::Diagnostic &d) {
-      std::string text;
-      llvm::raw_string_ostream os(text);
-      d.print(os);
-      std::fprintf(stderr, "qcc eval: %s: %s\n",
-                   d.getSeverity() == mlir::DiagnosticSeverity::Error ? "error" : "note", os.str().c_str());
-      return mlir::success();
-    });
     auto t0 = std::chrono::steady_clock::now();
-    mlir::PassManager pm(&context);
-    qcc::buildQuantizationPipeline(pm, quant);
-    if (mlir::failed(pm.run(*module))) return 1;
-    qcc::cpu::ExecutorOptions opts = qcc::executorOptionsFor(*module);
-    opts.numThreads = execOptions.numThreads;
-    opts.maxSeqLen = execOptions.maxSeqLen;
-    auto m = store->buildExecutor(opts);
-    if (!m) return fail(m.message());
-    quantizeSeconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    model = std::move(*m);
-    vocab = model->config().vocabSize;
-    evalModel = fromExecutor(*model);
-    if (refDir.empty()) refDir = target;
-  } else {
-    auto ckpt = qcc::Checkpoint::open(target);
-    if (!ckpt) return fail(ckpt.message());
-    store = std::make_shared<qcc::WeightStore>(std::move(*ckpt));
-    auto m = qcc::cpu::LlamaModel::create(store->config(), store->checkpoint(), execOptions);
-    if (!m) return fail(target + ": " + m.message());
-    model = std::move(*m);
-    vocab = model->config().vocabSize;
-    evalModel = fromExecutor(*model);
+    auto f = openFolder(target, dtypeText, quantGiven ? &quant : nullptr, execOptions);
+    if (!f) return fail(f.message());
+    if (quantGiven) quantizeSeconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    folder = std::move(*f);
+    vocab = folder->model->vocabSize();
+    evalModel = fromExecutor(*folder->model);
+    if (quantGiven && refDir.empty()) refDir = target;
   }
 
   EvalModel refEval;
   if (!refDir.empty()) {
     qcc::Status s = openReference(refDir);
     if (!s) return fail(s.message());
-    refEval = fromExecutor(*refModel);
+    refEval = fromExecutor(*ref->model);
   }
   auto lines = qcc::readTokenIdLines(dataPath, vocab);
   if (!lines) return fail(lines.message());
-  auto result = qcc::cli::evaluate(evalModel, refModel ? &refEval : nullptr, *lines, settings);
+  auto result = qcc::cli::evaluate(evalModel, ref ? &refEval : nullptr, *lines, settings);
   if (!result) return fail(dataPath + ": " + result.message());
   qcc::cli::printEvalResult(*result);
   if (quantizeSeconds >= 0) std::printf("quantize_seconds %.3f\n", quantizeSeconds);
   std::fprintf(stderr, "qcc eval: %s, seq-len %lld, %.2f s\n",
                session ? ("artifact on " + std::string(qcc::rt::deviceName(session->device()))).c_str()
-                       : qcc::cpu::actDTypeName(model->actDtype()),
+                       : qcc::cpu::actDTypeName(folder->model->actDtype()),
                (long long)seqLen,
                std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
   return 0;

@@ -1,7 +1,7 @@
 // qcc generate MODEL_DIR --prompt-ids "1 2 3" [-n 64] [--temperature T] [--seed S]
 //                        [--dtype f32|bf16] [--threads N] [--ignore-eos]
-// Runs the CPU reference executor on a Hugging Face checkpoint folder: prefill
-// of the prompt, then decode steps. Prints the generated ids, and the text
+// Imports a Hugging Face checkpoint folder and runs its graph on the CPU
+// interpreter: prefill of the prompt, then decode steps. Prints the generated ids, and the text
 // (prompt + generation) when the folder has a tokenizer.json.
 #include "tools/qcc/Command.h"
 #include "tools/qcc/Generation.h"
@@ -9,7 +9,9 @@
 #include "frontends/llama/Checkpoint.h"
 #include "frontends/llama/TokenIds.h"
 #include "frontends/llama/Tokenizer.h"
-#include "runtime/cpu/LlamaModel.h"
+#include "passes/ToProgram.h"
+#include "runtime/cpu/Interpreter.h"
+#include "tools/qcc/QuantOptions.h"
 #include "runtime/cpu/Sampling.h"
 
 #include <algorithm>
@@ -86,9 +88,11 @@ int runGenerate(const std::vector<std::string> &args) {
   else if (dtypeText == "bf16") options.actDtype = qcc::cpu::ActDType::BF16;
   else if (!dtypeText.empty()) return fail("--dtype expects f32 or bf16, got '" + dtypeText + "'");
 
-  auto ckpt = qcc::Checkpoint::open(dir);
-  if (!ckpt) return fail(ckpt.message());
-  const qcc::ModelConfig &config = (*ckpt)->config();
+  auto imported = qcc::cli::importModel(dir, "", /*paramDir=*/false);
+  if (!imported) return fail(imported.message());
+  auto configOr = qcc::modelConfigOf(*imported->module);
+  if (!configOr) return fail(configOr.message());
+  const qcc::ModelConfig &config = *configOr;
   std::vector<int64_t> prompt;
   if (havePrompt) {
     auto p = qcc::parseTokenIds(promptText, "--prompt-ids", config.vocabSize);
@@ -110,7 +114,7 @@ int runGenerate(const std::vector<std::string> &args) {
   if (config.maxPositionEmbeddings > 0 && total > config.maxPositionEmbeddings)
     std::fprintf(stderr, "qcc generate: warning: %lld positions exceed max_position_embeddings %lld\n",
                  static_cast<long long>(total), static_cast<long long>(config.maxPositionEmbeddings));
-  auto model = qcc::cpu::LlamaModel::create(config, **ckpt, options);
+  auto model = qcc::interpretModule(*imported->module, options);
   if (!model) return fail(dir + ": " + model.message());
 
   using Clock = std::chrono::steady_clock;
@@ -122,7 +126,7 @@ int runGenerate(const std::vector<std::string> &args) {
   if (!ignoreEos) sampling.stopIds = config.eosTokenIds;
   auto t0 = Clock::now(), t1 = t0;
   auto result = qcc::cli::generateTokens(
-      prompt, config.vocabSize, sampling, [&](const std::vector<int64_t> &p) { return session.prefill(p); },
+      prompt, (*model)->vocabSize(), sampling, [&](const std::vector<int64_t> &p) { return session.prefill(p); },
       [&](int64_t id) { return session.decode(id); }, [&] { t1 = Clock::now(); });
   if (!result) return fail(result.message());
   auto t2 = Clock::now();

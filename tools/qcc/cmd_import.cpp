@@ -4,6 +4,10 @@
 #include "frontends/llama/Checkpoint.h"
 #include "frontends/llama/Importer.h"
 #include "passes/Passes.h"
+#include "tools/qcc/QuantOptions.h"
+
+#include <climits>
+#include <cstdlib>
 
 #include "mlir/IR/DialectRegistry.h"
 #include "mlir/IR/MLIRContext.h"
@@ -18,7 +22,9 @@ const char *kUsage =
     "usage: qcc import MODEL_DIR [-o FILE] [--dtype f32|bf16]\n"
     "  Reads config.json and the safetensors weights (sharded or not) of a\n"
     "  Llama-3.1 checkpoint and prints its qcc-dialect module (weights are\n"
-    "  referenced by name, not copied). -o writes it to FILE atomically.\n";
+    "  parameters of the checkpoint, each with its content hash; nothing is\n"
+    "  copied). -o writes it to FILE atomically and sets its qcc.param_dir to\n"
+    "  FILE.params, where passes run on it (qcc-opt) write the tensors they rewrite.\n";
 
 int runImport(const std::vector<std::string> &args) {
   std::string modelDir, output, dtype;
@@ -41,20 +47,22 @@ int runImport(const std::vector<std::string> &args) {
     return 2;
   }
 
-  auto checkpoint = qcc::Checkpoint::open(modelDir);
-  if (!checkpoint) return qcc::cli::fail("import", checkpoint.message());
-
-  mlir::DialectRegistry registry;
-  qcc::registerQccDialects(registry);
-  mlir::MLIRContext context(registry);
-  qcc::ImportOptions options;
-  options.activationDtype = dtype;
-  auto module = qcc::importLlama(context, **checkpoint, options);
-  if (!module) return qcc::cli::fail("import", module.message());
+  auto imported = qcc::cli::importModel(modelDir, dtype, /*paramDir=*/false);
+  if (!imported) return qcc::cli::fail("import", imported.message());
+  mlir::OwningOpRef<mlir::ModuleOp> &module = imported->module;
+  // Passes run on the printed module write their archives next to it.
+  if (!output.empty()) {
+    char real[PATH_MAX];
+    std::string dir = output.substr(0, output.find_last_of('/') == std::string::npos ? 0 : output.find_last_of('/'));
+    if (dir.empty()) dir = ".";
+    std::string base = output.substr(output.find_last_of('/') + 1);
+    if (::realpath(dir.c_str(), real)) dir = real;
+    (*module)->setAttr("qcc.param_dir", mlir::StringAttr::get(module->getContext(), dir + "/" + base + ".params"));
+  }
 
   std::string text;
   llvm::raw_string_ostream os(text);
-  (*module)->print(os);
+  module->print(os);
   os.flush();
   if (output.empty()) {
     std::fwrite(text.data(), 1, text.size(), stdout);

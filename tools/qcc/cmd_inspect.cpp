@@ -4,6 +4,7 @@
 
 #include "codegen/cuda/TileTable.h"
 #include "runtime/artifact/ArtifactFile.h"
+#include "runtime/program/Program.h"
 
 #include <cinttypes>
 #include <cstdio>
@@ -82,24 +83,25 @@ int runInspect(const std::vector<std::string> &args) {
                                     : "",
               c.tieWordEmbeddings ? "yes" : "no", dtypes[int(c.torchDtype)]);
 
-  // Linears per layer, in schedule order.
-  std::map<std::string, const LoadedTensor *> byName;
-  for (const LoadedTensor &t : f.tensors()) byName[t.decl.name] = &t;
-  static const char *short_[] = {"q", "k", "v", "o", "gate", "up", "down"};
+  // The CPU program, then every linear (and head) with its weights' formats.
+  const qcc::program::Program &pg = spec.program;
+  std::map<std::string, int> kinds;
+  for (const qcc::program::Op &op : pg.ops) ++kinds[qcc::program::opKindName(op.kind)];
+  std::string counts;
+  for (const auto &[k, n] : kinds) counts += (counts.empty() ? "" : ", ") + k + " " + std::to_string(n);
+  std::printf("program: %zu ops (%s), %d KV caches, %s activations\n", pg.ops.size(), counts.c_str(), pg.numCaches,
+              pg.precision == qcc::program::Precision::BF16 ? "bf16" : "f32");
   std::printf("linears:\n");
-  for (int64_t l = 0; l < c.numLayers; ++l) {
-    std::printf("  layer %-3" PRId64, l);
-    auto names = llamaLinearNames(l);
-    for (size_t i = 0; i < names.size(); ++i) {
-      auto it = byName.find(names[i]);
-      std::printf(" %s=%s", short_[i], it == byName.end() ? "missing" : linearText(it->second->decl).c_str());
+  for (const qcc::program::Op &op : pg.ops) {
+    if (op.kind != qcc::program::OpKind::Linear && op.kind != qcc::program::OpKind::Logits) continue;
+    std::string formats;
+    for (uint32_t w : op.weights) {
+      std::string text = linearText(spec.tensors[w]);
+      if (formats.find(text) == std::string::npos) formats += (formats.empty() ? "" : ", ") + text;
     }
-    std::printf("\n");
+    std::printf("  %-44s %s%s%s\n", op.name.c_str(), formats.c_str(), op.weights.size() > 1 ? " (one fused GEMM)" : "",
+                op.residual ? " (+ residual)" : "");
   }
-  if (auto it = byName.find("lm_head.weight"); it != byName.end())
-    std::printf("  lm_head   %s\n", linearText(it->second->decl).c_str());
-  else if (c.tieWordEmbeddings)
-    std::printf("  lm_head   tied to model.embed_tokens.weight\n");
 
   // Sizes by format (dense tensors by dtype).
   struct Size { int count = 0; uint64_t data = 0, scales = 0; };
@@ -132,8 +134,9 @@ int runInspect(const std::vector<std::string> &args) {
       tiles = table ? std::to_string(n) + (n == 1 ? " tuned entry" : " tuned entries") + ", built-in elsewhere"
                     : "unreadable (" + table.message() + ")";
     }
-    std::printf("  %-7s %zu kernels (ptx %s, cubin %s), tiles: %s\n", t.target.c_str(), t.kernels.size(),
-                bytesText(ptx).c_str(), bytesText(cubin).c_str(), tiles.c_str());
+    std::printf("  %-7s %zu kernels (ptx %s, cubin %s), %zu launches per forward, %zu buffers, tiles: %s\n",
+                t.target.c_str(), t.kernels.size(), bytesText(ptx).c_str(), bytesText(cubin).c_str(),
+                t.launches.size(), t.bufferBytesPerRow.size(), tiles.c_str());
     if (listKernels)
       for (const KernelDecl &k : t.kernels)
         std::printf("    %s  block %u  grid.x %s\n", k.name.c_str(), k.block[0],

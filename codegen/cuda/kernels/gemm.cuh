@@ -10,7 +10,7 @@
 //   product does not care in which order k is visited, the k values a lane
 //   holds are handed to the mma in "wrong" hardware positions consistently
 //   for A and W, which makes the sum exact without any shuffles.
-//   w4a16 weights are pre-packed (codegen/cuda/Packing.h) so that one 16-byte
+//   w4a16 weights are pre-packed (runtime/cuda/Packing.h) so that one 16-byte
 //   load holds 32 int4 codes of one row: one whole quantisation group slice.
 //
 // Formats (FMT):

@@ -117,7 +117,7 @@ TEST_F(Cli, RunMatchesTheExecutorOnStories260K) {
   eo.maxSeqLen = 64;
   auto m = qcc::cpu::LlamaModel::create((*ckpt)->config(), **ckpt, eo);
   ASSERT_TRUE(m.isOk()) << m.message();
-  qcc::cpu::Session s(**m);
+  qcc::cpu::LlamaSession s(**m);
   auto logits = s.prefill({1, 403, 407});
   ASSERT_TRUE(logits.isOk());
   const int64_t V = (*ckpt)->config().vocabSize;

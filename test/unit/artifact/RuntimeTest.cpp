@@ -46,7 +46,7 @@ Logits runDirect(const TinyModel &m, const std::map<std::string, formats::Quanti
   auto model = cpu::LlamaModel::create(m.config, m.weights, eo);
   EXPECT_TRUE(model.isOk()) << model.message();
   for (const auto &[name, q] : quantized) EXPECT_TRUE((*model)->setLinear(name, q).isOk()) << name;
-  cpu::Session s(**model);
+  cpu::LlamaSession s(**model);
   Logits r;
   r.prefill = *s.prefill(prompt);
   r.decode = *s.decode(next);

@@ -74,11 +74,11 @@ TEST(CpuExecutor, PrefillEqualsTokenByTokenDecode) {
   for (ActDType act : {ActDType::F32, ActDType::BF16}) {
     Tiny m(act);
     auto tokens = someTokens(23, m.config.vocabSize, 2);
-    Session a(*m.model);
+    LlamaSession a(*m.model);
     auto all = a.prefill(tokens);
     ASSERT_TRUE(all.isOk());
     EXPECT_EQ(a.position(), 23);
-    Session b(*m.model);
+    LlamaSession b(*m.model);
     std::vector<float> stepwise;
     for (int64_t t : tokens) {
       auto l = b.decode(t);
@@ -87,7 +87,7 @@ TEST(CpuExecutor, PrefillEqualsTokenByTokenDecode) {
     }
     EXPECT_LT(relError(stepwise, *all), 1e-5) << actDTypeName(act);
     // Prefill in two chunks, then decode.
-    Session c(*m.model);
+    LlamaSession c(*m.model);
     std::vector<int64_t> first(tokens.begin(), tokens.begin() + 10), rest(tokens.begin() + 10, tokens.end());
     auto l1 = c.prefill(first);
     auto l2 = c.prefill(rest);
@@ -129,7 +129,7 @@ TEST(CpuExecutor, LayerwiseApiWithObserverMatchesForward) {
   auto h = m.model->embed(tokens);
   ASSERT_TRUE(h.isOk());
   std::vector<std::string> seen;
-  LinearObserver obs = [&](const std::string &name, const float *x, int64_t rows, int64_t cols) {
+  LayerObserver obs = [&](const std::string &name, const float *x, int64_t rows, int64_t cols) {
     seen.push_back(name);
     EXPECT_EQ(rows, 12);
     auto shape = m.model->linearShape(name);
@@ -182,7 +182,7 @@ TEST(CpuExecutor, WeightReplacementByName) {
 
 TEST(CpuExecutor, BadInputsAreErrors) {
   Tiny m;
-  Session s(*m.model);
+  LlamaSession s(*m.model);
   EXPECT_FALSE(s.prefill({}).isOk());
   auto r = s.prefill({1, 97});
   ASSERT_FALSE(r.isOk());

@@ -17,7 +17,7 @@ TEST(CpuStories, GreedyDecodeIsConsistentAndPlausible) {
   auto model = LlamaModel::create((*ckpt)->config(), **ckpt, {});
   ASSERT_TRUE(model.isOk()) << model.message();
   EXPECT_EQ((*model)->actDtype(), ActDType::F32); // float32 checkpoint
-  Session s(**model);
+  LlamaSession s(**model);
   std::vector<int64_t> ids = {1};
   auto logits = s.prefill(ids);
   ASSERT_TRUE(logits.isOk());

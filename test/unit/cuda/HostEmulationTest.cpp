@@ -12,7 +12,7 @@
 #include "codegen/cuda/kernels/attention.cuh"
 
 #include "codegen/cuda/Kernels.h"
-#include "codegen/cuda/Packing.h"
+#include "runtime/cuda/Packing.h"
 #include "runtime/formats/Formats.h"
 #include "KernelTestData.h"
 

@@ -4,7 +4,7 @@
 // element fails. Skipped cleanly when there is no driver or no device.
 #include "codegen/cuda/Compile.h"
 #include "codegen/cuda/Kernels.h"
-#include "codegen/cuda/Packing.h"
+#include "runtime/cuda/Packing.h"
 #include "runtime/cuda/CudaDevice.h"
 #include "runtime/formats/Formats.h"
 #include "KernelTestData.h"

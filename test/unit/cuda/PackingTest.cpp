@@ -1,6 +1,6 @@
 // w4a16: canonical (formats) layout -> kernel layout -> canonical is the identity,
 // and the kernel layout puts every code where kernels/gemm.cuh reads it.
-#include "codegen/cuda/Packing.h"
+#include "runtime/cuda/Packing.h"
 
 #include <gtest/gtest.h>
 

@@ -145,7 +145,7 @@ void checkModel(const std::string &label, const LlamaModel &model, const Golden 
     ASSERT_EQ(int64_t(logits->size()), g.T * g.V);
     compare(logits->data(), r, g.T, g.V, bound, full);
 
-    Session session(model);
+    LlamaSession session(model);
     int64_t half = g.T / 2;
     auto pre = session.prefill(std::vector<int64_t>(ids.begin(), ids.begin() + half));
     ASSERT_TRUE(pre.isOk()) << pre.message();
@@ -208,7 +208,7 @@ TEST(GoldenLogits, Stories260KGreedyIds) {
   auto model = makeModel(*ckpt, std::nullopt);
   ASSERT_TRUE(model);
   const int64_t V = ckpt->config().vocabSize;
-  Session session(*model);
+  LlamaSession session(*model);
   auto logits = session.prefill({1});
   ASSERT_TRUE(logits.isOk()) << logits.message();
   std::vector<int64_t> got;

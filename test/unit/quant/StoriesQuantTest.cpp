@@ -36,7 +36,7 @@ struct Stories {
     // Temperature-1 samples from BOS (id 1), 48 tokens each.
     std::mt19937 rng(2024);
     for (int s = 0; s < 20; ++s) {
-      cpu::Session sess(*m);
+      cpu::LlamaSession sess(*m);
       std::vector<int64_t> ids = {1};
       std::vector<float> logits = sess.prefill(ids).value();
       while (ids.size() < 48) {

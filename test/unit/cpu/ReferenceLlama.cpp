@@ -1,10 +1,11 @@
-#include "runtime/cpu/LlamaModel.h"
+#include "runtime/cpu/ReferenceLlama.h"
 
 #include <algorithm>
 #include <cmath>
 #include <cstring>
 
-namespace qcc::cpu {
+namespace qcc::test {
+using namespace qcc::cpu;
 
 using formats::Format;
 
@@ -67,11 +68,11 @@ static Status checkConfig(const ModelConfig &c) {
   return Status::ok();
 }
 
-LlamaModel::LlamaModel(const ModelConfig &config, ActDType act, int numThreads, int64_t maxSeqLen)
+ReferenceLlama::ReferenceLlama(const ModelConfig &config, ActDType act, int numThreads, int64_t maxSeqLen)
     : config_(config), act_(act), maxSeqLen_(maxSeqLen),
       pool_(std::make_unique<ThreadPool>(numThreads)) {}
 
-Expected<std::unique_ptr<LlamaModel>> LlamaModel::create(const ModelConfig &config,
+Expected<std::unique_ptr<ReferenceLlama>> ReferenceLlama::create(const ModelConfig &config,
                                                          const WeightProvider &weights,
                                                          const ExecutorOptions &options) {
   QCC_RETURN_IF_ERROR(checkConfig(config));
@@ -82,7 +83,7 @@ Expected<std::unique_ptr<LlamaModel>> LlamaModel::create(const ModelConfig &conf
   if (maxSeq <= 0)
     maxSeq = config.maxPositionEmbeddings > 0 ? std::min<int64_t>(config.maxPositionEmbeddings, 8192)
                                               : 2048;
-  std::unique_ptr<LlamaModel> m(new LlamaModel(config, act, options.numThreads, maxSeq));
+  std::unique_ptr<ReferenceLlama> m(new ReferenceLlama(config, act, options.numThreads, maxSeq));
   const int64_t D = config.hiddenSize, F = config.intermediateSize, V = config.vocabSize;
   const int64_t qDim = config.numHeads * config.headDim, kvDim = config.numKvHeads * config.headDim;
 
@@ -130,7 +131,7 @@ Expected<std::unique_ptr<LlamaModel>> LlamaModel::create(const ModelConfig &conf
 // Names and weight replacement
 //===----------------------------------------------------------------------===//
 
-void LlamaModel::buildIndex() {
+void ReferenceLlama::buildIndex() {
   for (size_t i = 0; i < layers_.size(); ++i) {
     Layer &L = layers_[i];
     std::string p = "model.layers." + std::to_string(i) + ".";
@@ -157,22 +158,22 @@ static std::string stripWeight(const std::string &name) {
   return name;
 }
 
-Linear *LlamaModel::findLinear(const std::string &name) {
+Linear *ReferenceLlama::findLinear(const std::string &name) {
   auto it = linearIndex_.find(stripWeight(name));
   return it == linearIndex_.end() ? nullptr : it->second;
 }
-const Linear *LlamaModel::findLinear(const std::string &name) const {
+const Linear *ReferenceLlama::findLinear(const std::string &name) const {
   auto it = linearIndex_.find(stripWeight(name));
   return it == linearIndex_.end() ? nullptr : it->second;
 }
-std::vector<float> *LlamaModel::findNorm(const std::string &name) {
+std::vector<float> *ReferenceLlama::findNorm(const std::string &name) {
   auto it = normIndex_.find(stripWeight(name));
   return it == normIndex_.end() ? nullptr : it->second;
 }
 
-std::vector<std::string> LlamaModel::linearNames() const { return linearOrder_; }
+std::vector<std::string> ReferenceLlama::linearNames() const { return linearOrder_; }
 
-std::vector<std::string> LlamaModel::normNames() const {
+std::vector<std::string> ReferenceLlama::normNames() const {
   std::vector<std::string> r;
   for (size_t i = 0; i < layers_.size(); ++i) {
     r.push_back("model.layers." + std::to_string(i) + ".input_layernorm");
@@ -182,19 +183,19 @@ std::vector<std::string> LlamaModel::normNames() const {
   return r;
 }
 
-std::optional<std::pair<int64_t, int64_t>> LlamaModel::linearShape(const std::string &name) const {
+std::optional<std::pair<int64_t, int64_t>> ReferenceLlama::linearShape(const std::string &name) const {
   const Linear *l = findLinear(name);
   if (!l) return std::nullopt;
   return std::make_pair(l->N, l->K);
 }
 
-std::optional<Format> LlamaModel::linearFormat(const std::string &name) const {
+std::optional<Format> ReferenceLlama::linearFormat(const std::string &name) const {
   const Linear *l = findLinear(name);
   if (!l) return std::nullopt;
   return l->format;
 }
 
-Status LlamaModel::setLinear(const std::string &name, formats::QuantizedLinear q) {
+Status ReferenceLlama::setLinear(const std::string &name, formats::QuantizedLinear q) {
   Linear *l = findLinear(name);
   if (!l) return Status::error("no linear layer named '" + name + "'");
   QCC_RETURN_IF_ERROR(formats::validate(q).withContext("linear '" + name + "'"));
@@ -206,7 +207,7 @@ Status LlamaModel::setLinear(const std::string &name, formats::QuantizedLinear q
   return Status::ok();
 }
 
-Status LlamaModel::setDenseLinear(const std::string &name, std::vector<float> w) {
+Status ReferenceLlama::setDenseLinear(const std::string &name, std::vector<float> w) {
   Linear *l = findLinear(name);
   if (!l) return Status::error("no linear layer named '" + name + "'");
   if (static_cast<int64_t>(w.size()) != l->N * l->K)
@@ -217,7 +218,7 @@ Status LlamaModel::setDenseLinear(const std::string &name, std::vector<float> w)
   return Status::ok();
 }
 
-Status LlamaModel::setNormWeight(const std::string &name, std::vector<float> w) {
+Status ReferenceLlama::setNormWeight(const std::string &name, std::vector<float> w) {
   std::vector<float> *n = findNorm(name);
   if (!n) return Status::error("no norm named '" + name + "'");
   if (w.size() != n->size())
@@ -228,12 +229,12 @@ Status LlamaModel::setNormWeight(const std::string &name, std::vector<float> w) 
   return Status::ok();
 }
 
-std::vector<float> LlamaModel::denseLinearWeights(const std::string &name) const {
+std::vector<float> ReferenceLlama::denseLinearWeights(const std::string &name) const {
   const Linear *l = findLinear(name);
   return l ? l->weights() : std::vector<float>();
 }
 
-std::vector<float> LlamaModel::normWeight(const std::string &name) const {
+std::vector<float> ReferenceLlama::normWeight(const std::string &name) const {
   auto it = normIndex_.find(stripWeight(name));
   return it == normIndex_.end() ? std::vector<float>() : *it->second;
 }
@@ -242,7 +243,7 @@ std::vector<float> LlamaModel::normWeight(const std::string &name) const {
 // RoPE
 //===----------------------------------------------------------------------===//
 
-std::vector<float> ropeInvFrequencies(const ModelConfig &c) {
+std::vector<float> referenceRopeInvFrequencies(const ModelConfig &c) {
   const int64_t Dh = c.headDim;
   std::vector<float> inv(static_cast<size_t>(Dh / 2));
   // inv_freq = 1 / base^(2i / dim), all in fp32 like transformers.
@@ -273,9 +274,9 @@ std::vector<float> ropeInvFrequencies(const ModelConfig &c) {
   return inv;
 }
 
-void LlamaModel::buildRope() {
+void ReferenceLlama::buildRope() {
   const int64_t half = config_.headDim / 2;
-  std::vector<float> inv = ropeInvFrequencies(config_);
+  std::vector<float> inv = referenceRopeInvFrequencies(config_);
   ropeCos_.resize(static_cast<size_t>(maxSeqLen_ * half));
   ropeSin_.resize(ropeCos_.size());
   for (int64_t p = 0; p < maxSeqLen_; ++p)
@@ -288,7 +289,7 @@ void LlamaModel::buildRope() {
 
 // x [T, nHeads * Dh]: out1 = x1*cos - x2*sin, out2 = x2*cos + x1*sin per head,
 // where x1/x2 are the first/second halves of the head (rotate-half layout).
-void LlamaModel::applyRope(float *x, int64_t T, int64_t nHeads, int64_t pos0) const {
+void ReferenceLlama::applyRope(float *x, int64_t T, int64_t nHeads, int64_t pos0) const {
   const int64_t Dh = config_.headDim, half = Dh / 2;
   for (int64_t t = 0; t < T; ++t) {
     const float *c = &ropeCos_[(pos0 + t) * half];
@@ -308,7 +309,7 @@ void LlamaModel::applyRope(float *x, int64_t T, int64_t nHeads, int64_t pos0) co
 // Forward
 //===----------------------------------------------------------------------===//
 
-void LlamaModel::rmsNorm(const float *x, const std::vector<float> &w, int64_t T, float *y) const {
+void ReferenceLlama::rmsNorm(const float *x, const std::vector<float> &w, int64_t T, float *y) const {
   const int64_t D = config_.hiddenSize;
   for (int64_t t = 0; t < T; ++t) {
     const float *xt = x + t * D;
@@ -319,8 +320,8 @@ void LlamaModel::rmsNorm(const float *x, const std::vector<float> &w, int64_t T,
   }
 }
 
-void LlamaModel::forwardLayer(int layer, float *hidden, int64_t T, int64_t pos0, float *kCache,
-                              float *vCache, const LinearObserver *observer) const {
+void ReferenceLlama::forwardLayer(int layer, float *hidden, int64_t T, int64_t pos0, float *kCache,
+                              float *vCache, const LayerObserver *observer) const {
   const Layer &L = layers_[layer];
   const int64_t D = config_.hiddenSize, F = config_.intermediateSize, Dh = config_.headDim;
   const int64_t H = config_.numHeads, Hkv = config_.numKvHeads, group = H / Hkv;
@@ -401,7 +402,7 @@ void LlamaModel::forwardLayer(int layer, float *hidden, int64_t T, int64_t pos0,
   for (int64_t i = 0; i < T * D; ++i) hidden[i] = round(hidden[i] + o[i]);
 }
 
-Status LlamaModel::checkTokens(const std::vector<int64_t> &tokens) const {
+Status ReferenceLlama::checkTokens(const std::vector<int64_t> &tokens) const {
   for (size_t i = 0; i < tokens.size(); ++i)
     if (tokens[i] < 0 || tokens[i] >= config_.vocabSize)
       return Status::error("token id " + std::to_string(tokens[i]) + " at index " +
@@ -410,7 +411,7 @@ Status LlamaModel::checkTokens(const std::vector<int64_t> &tokens) const {
   return Status::ok();
 }
 
-Expected<std::vector<float>> LlamaModel::embed(const std::vector<int64_t> &tokens) const {
+Expected<std::vector<float>> ReferenceLlama::embed(const std::vector<int64_t> &tokens) const {
   QCC_RETURN_IF_ERROR(checkTokens(tokens));
   const int64_t D = config_.hiddenSize;
   std::vector<float> h(tokens.size() * D); // [T, D]
@@ -419,8 +420,8 @@ Expected<std::vector<float>> LlamaModel::embed(const std::vector<int64_t> &token
   return h;
 }
 
-Status LlamaModel::runLayer(int layer, std::vector<float> &hidden,
-                            const LinearObserver *observer) const {
+Status ReferenceLlama::runLayer(int layer, std::vector<float> &hidden,
+                            const LayerObserver *observer) const {
   const int64_t D = config_.hiddenSize, kvDim = config_.numKvHeads * config_.headDim;
   if (layer < 0 || layer >= config_.numLayers)
     return Status::error("layer " + std::to_string(layer) + " is outside [0, " +
@@ -437,7 +438,7 @@ Status LlamaModel::runLayer(int layer, std::vector<float> &hidden,
   return Status::ok();
 }
 
-Expected<std::vector<float>> LlamaModel::finalLogits(const std::vector<float> &hidden) const {
+Expected<std::vector<float>> ReferenceLlama::finalLogits(const std::vector<float> &hidden) const {
   const int64_t D = config_.hiddenSize;
   if (hidden.empty() || hidden.size() % D != 0)
     return Status::error("hidden state of " + std::to_string(hidden.size()) +
@@ -450,8 +451,8 @@ Expected<std::vector<float>> LlamaModel::finalLogits(const std::vector<float> &h
   return logits;
 }
 
-Expected<std::vector<float>> LlamaModel::forward(const std::vector<int64_t> &tokens) const {
-  Session s(*this);
+Expected<std::vector<float>> ReferenceLlama::forward(const std::vector<int64_t> &tokens) const {
+  ReferenceSession s(*this);
   return s.prefill(tokens);
 }
 
@@ -459,15 +460,15 @@ Expected<std::vector<float>> LlamaModel::forward(const std::vector<int64_t> &tok
 // Session
 //===----------------------------------------------------------------------===//
 
-Session::Session(const LlamaModel &model) : model_(&model) {
+ReferenceSession::ReferenceSession(const ReferenceLlama &model) : model_(&model) {
   const ModelConfig &c = model.config();
   size_t n = static_cast<size_t>(c.numLayers * model.maxSeqLen() * c.numKvHeads * c.headDim);
   kCache_.resize(n);
   vCache_.resize(n);
 }
 
-Expected<std::vector<float>> Session::prefill(const std::vector<int64_t> &tokens) {
-  const LlamaModel &m = *model_;
+Expected<std::vector<float>> ReferenceSession::prefill(const std::vector<int64_t> &tokens) {
+  const ReferenceLlama &m = *model_;
   if (tokens.empty()) return Status::error("prefill needs at least one token");
   int64_t T = static_cast<int64_t>(tokens.size());
   if (pos_ + T > m.maxSeqLen())
@@ -484,6 +485,6 @@ Expected<std::vector<float>> Session::prefill(const std::vector<int64_t> &tokens
   return m.finalLogits(*h);
 }
 
-Expected<std::vector<float>> Session::decode(int64_t token) { return prefill({token}); }
+Expected<std::vector<float>> ReferenceSession::decode(int64_t token) { return prefill({token}); }
 
-} // namespace qcc::cpu
+} // namespace qcc::test

@@ -1,4 +1,4 @@
-#include "codegen/cuda/Packing.h"
+#include "runtime/cuda/Packing.h"
 
 namespace qcc::cuda {
 

@@ -1,6 +1,6 @@
-// The CPU reference executor of a Llama-3.1 decoder: qcc's numerical truth for
-// the bf16 baseline and for every quantized format (see Linear.h for the exact
-// arithmetic of each format).
+// Test-only: the layer-by-layer Llama-3.1 executor qcc ran before the graph
+// interpreter (runtime/cpu/Interpreter.h) replaced it. Kept as a reference:
+// the interpreter must reproduce it bit for bit on a Llama program.
 //
 // Forward pass of one layer (hidden h is [T, D], T tokens at positions p0..):
 //   x = rms_norm(h) * input_layernorm           [T, D]
@@ -30,6 +30,7 @@
 
 #include "runtime/ModelConfig.h"
 #include "runtime/Tensor.h"
+#include "runtime/cpu/Interpreter.h"
 #include "runtime/cpu/Linear.h"
 #include "runtime/cpu/ThreadPool.h"
 #include "runtime/formats/Formats.h"
@@ -42,29 +43,23 @@
 #include <unordered_map>
 #include <vector>
 
-namespace qcc::cpu {
+namespace qcc::test {
+using namespace qcc::cpu;
 
-struct ExecutorOptions {
-  // Precision of activations; unset: bf16 for a bfloat16 checkpoint, f32
-  // otherwise (float32 and float16 checkpoints run in fp32).
-  std::optional<ActDType> actDtype;
-  int numThreads = 0;    // <= 0: all hardware threads
-  int64_t maxSeqLen = 0; // KV cache positions per Session; <= 0: max_position_embeddings capped at 8192
-};
 
 // observer(linearName, x, rows, cols): x is the fp32 input [rows, cols] of that
 // linear (q, k and v, and gate and up, report the same input under each name).
-using LinearObserver =
+using LayerObserver =
     std::function<void(const std::string &, const float *, int64_t, int64_t)>;
 
-class Session;
+class ReferenceSession;
 
-class LlamaModel {
+class ReferenceLlama {
 public:
   // Converts the weights for execution: dense ones are rounded to bf16 in BF16
   // mode, then kept as bf16 bits when bf16-exact, else as fp32 (Linear.h).
   // F32/BF16/F16 tensors are accepted. Errors name the missing or malformed tensor.
-  static Expected<std::unique_ptr<LlamaModel>> create(const ModelConfig &config,
+  static Expected<std::unique_ptr<ReferenceLlama>> create(const ModelConfig &config,
                                                       const WeightProvider &weights,
                                                       const ExecutorOptions &options);
 
@@ -98,20 +93,20 @@ public:
   // Layer-wise API for sequential calibration, one sequence at positions 0..T-1.
   Expected<std::vector<float>> embed(const std::vector<int64_t> &tokens) const; // [T, D]
   Status runLayer(int layer, std::vector<float> &hidden /*[T, D] in/out*/,
-                  const LinearObserver *observer = nullptr) const;
+                  const LayerObserver *observer = nullptr) const;
   Expected<std::vector<float>> finalLogits(const std::vector<float> &hidden) const; // [T, V]
 
   // Full forward over one sequence without a cache: logits [T, V].
   Expected<std::vector<float>> forward(const std::vector<int64_t> &tokens) const;
 
 private:
-  friend class Session;
+  friend class ReferenceSession;
   struct Layer {
     std::vector<float> inputNorm, postNorm; // [D]
     Linear q, k, v, o, gate, up, down;
   };
 
-  LlamaModel(const ModelConfig &config, ActDType act, int numThreads, int64_t maxSeqLen);
+  ReferenceLlama(const ModelConfig &config, ActDType act, int numThreads, int64_t maxSeqLen);
   Status checkTokens(const std::vector<int64_t> &tokens) const;
   void buildIndex();
   void buildRope();
@@ -122,7 +117,7 @@ private:
   // One decoder layer over hidden [T, D] at positions pos0..pos0+T-1. kCache and
   // vCache are [S, Hkv*Dh] for this layer, rows < pos0 already filled.
   void forwardLayer(int layer, float *hidden, int64_t T, int64_t pos0, float *kCache,
-                    float *vCache, const LinearObserver *observer) const;
+                    float *vCache, const LayerObserver *observer) const;
   void rmsNorm(const float *x, const std::vector<float> &w, int64_t T, float *y) const;
   void applyRope(float *x /*[T, nHeads*Dh]*/, int64_t T, int64_t nHeads, int64_t pos0) const;
   float round(float x) const { return act_ == ActDType::BF16 ? formats::roundToBf16(x) : x; }
@@ -142,9 +137,9 @@ private:
 };
 
 // A generation session: a KV cache over one growing sequence.
-class Session {
+class ReferenceSession {
 public:
-  explicit Session(const LlamaModel &model);
+  explicit ReferenceSession(const ReferenceLlama &model);
   // Appends tokens at position() onward; logits for each of them [T, V].
   Expected<std::vector<float>> prefill(const std::vector<int64_t> &tokens);
   // Appends one token; its logits [V].
@@ -153,13 +148,13 @@ public:
   void reset() { pos_ = 0; }
 
 private:
-  const LlamaModel *model_;
+  const ReferenceLlama *model_;
   std::vector<float> kCache_, vCache_; // [L, S, Hkv*Dh]
   int64_t pos_ = 0;
 };
 
 // Llama-3.1 RoPE inverse frequencies [Dh/2] in fp32, as Hugging Face computes
 // them (_compute_llama3_parameters when rope_scaling is enabled).
-std::vector<float> ropeInvFrequencies(const ModelConfig &config);
+std::vector<float> referenceRopeInvFrequencies(const ModelConfig &config);
 
-} // namespace qcc::cpu
+} // namespace qcc::test
