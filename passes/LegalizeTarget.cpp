@@ -1,12 +1,14 @@
 // qcc-legalize-target: every layer's format must run on every target.
+#include "passes/Fuse.h"
+#include "passes/LowerToKernels.h"
 #include "passes/PassRecord.h"
+#include "passes/ToProgram.h"
 #include "passes/Passes.h"
 #include "support/Targets.h"
 
 #include "mlir/IR/Builders.h"
 #include "mlir/IR/BuiltinOps.h"
 
-#include <map>
 
 #define DEBUG_TYPE "qcc-legalize-target"
 
@@ -26,41 +28,36 @@ struct LegalizeTargetPass : impl::QccLegalizeTargetBase<LegalizeTargetPass> {
   void runOnOperation() override {
     recordPass(getOperation(), *this);
     ModuleOp module = getOperation();
+    auto fail = [&](const std::string &m) {
+      module.emitError("qcc-legalize-target: ") << m;
+      signalPassFailure();
+    };
     Expected<std::vector<TargetInfo>> list = parseTargetList(targets);
-    if (!list) {
-      module.emitError("qcc-legalize-target: ") << list.message();
-      return signalPassFailure();
+    if (!list) return fail(list.message());
+    if (list->empty()) return fail("no target given");
+    auto fn = forwardFunction(module);
+    if (!fn) return fail(fn.message());
+    cuda::TileTable table;
+    if (!tilesFile.empty()) {
+      auto t = cuda::readTileTable(tilesFile);
+      if (!t) return fail(t.message());
+      table = std::move(*t);
     }
-    // One error per illegal (format, target), at the first layer using it.
-    struct Violation {
-      Operation *first;
-      std::string layer, message;
-      int64_t count = 0;
-    };
-    std::map<std::pair<std::string, std::string>, Violation> violations;
-    std::vector<std::pair<std::string, std::string>> order;
-    auto check = [&](Operation *op, FormatAttr format, StringRef layer) {
-      std::string name = stringifyFormatKind(format.getKind()).str();
-      for (const TargetInfo &t : *list) {
-        Status legal = checkFormatLegal(name, t, allowFp8WeightOnly, format.getGroupSize());
-        if (legal) continue;
-        auto key = std::make_pair(name, std::string(t.name));
-        auto [it, inserted] = violations.try_emplace(key, Violation{op, layer.str(), legal.message()});
-        if (inserted) order.push_back(key);
-        ++it->second.count;
-      }
-    };
-    module.walk([&](Operation *op) {
-      if (auto linear = dyn_cast<LinearOp>(op)) check(op, linear.getFormat(), linear.getLayer());
-      else if (auto logits = dyn_cast<LogitsOp>(op)) check(op, logits.getFormat(), "lm_head");
-    });
-    for (const auto &key : order) {
-      const Violation &v = violations[key];
-      auto diag = v.first->emitError() << "layer " << v.layer;
-      if (v.count > 1) diag << " (and " << v.count - 1 << " more)";
-      diag << ": " << v.message;
+
+    // The kernels the graph will lower to, on a copy of it: fused as
+    // qcc-fuse will fuse it, then lowered per target. The lowering's
+    // conversion target holds the rules; the first op it cannot lower says
+    // which rule and which layer, before any calibration has run.
+    OwningOpRef<ModuleOp> copy = cast<ModuleOp>(module->clone());
+    auto copyFn = forwardFunction(*copy);
+    fuseFunction(*copyFn);
+    for (const TargetInfo &t : *list) {
+      auto gpu = cuda::findTarget(t.gpuArch);
+      if (!gpu) return fail(gpu.message());
+      auto p = lowerForTarget(*copyFn, **gpu, allowFp8WeightOnly, tilesFile.empty() ? nullptr : &table,
+                              kernelMaxSeq(module, 0));
+      if (!p) return signalPassFailure();
     }
-    if (!order.empty()) return signalPassFailure();
 
     Builder b(&getContext());
     SmallVector<Attribute> names;

@@ -2,6 +2,7 @@
 #pragma once
 
 #include "dialects/qcc/QccDialect.h"
+#include "dialects/qcck/QcckDialect.h"
 #include "mlir/Pass/Pass.h"
 
 namespace qcc {

@@ -40,20 +40,27 @@ def QccSelectFormats : Pass<"qcc-select-formats", "::mlir::ModuleOp"> {
 }
 
 def QccLegalizeTarget : Pass<"qcc-legalize-target", "::mlir::ModuleOp"> {
-  let summary = "check that every layer's format runs on every target";
+  let summary = "check that the graph lowers to kernels on every target, before any calibration";
   let description = [{
-    Consults the legality table (support/Targets.h) for each target in
-    `targets` and each linear layer's format. W8A8 fp8 needs fp8 tensor cores
-    (sm89+): on sm80/sm86 it is an error naming the alternatives, unless
-    `allow-fp8-weight-only` accepts e4m3 weights with bf16 math. Records the
-    targets on the module as `qcc.targets`.
+    Runs what qcc-fuse and qcc-lower-to-kernels will run later on a copy of
+    the module, for each target in `targets`, and discards the copy: the
+    conversion target of the lowering holds every legality rule (format x
+    target, w4a16 group, K chunk, each kernel template's shapes), so a layer
+    that cannot run is an error here, naming it, before hours of
+    calibration. W8A8 fp8 needs fp8 tensor cores (sm89+): on sm80/sm86 it is
+    an error naming the alternative, unless `allow-fp8-weight-only` runs e4m3
+    weights with bf16 activations there. Records the targets on the module as
+    `qcc.targets`.
   }];
   let options = [
     Option<"targets", "targets", "std::string", /*default=*/"\"sm90\"",
            "comma-separated targets: sm80, sm86, sm89, sm90 or a100, a6000, l40s, h100, h200">,
     Option<"allowFp8WeightOnly", "allow-fp8-weight-only", "bool", /*default=*/"false",
            "accept fp8 on targets without fp8 tensor cores as weight-only">,
+    Option<"tilesFile", "tiles", "std::string", /*default=*/"\"\"",
+           "a `qcc tune` tile table, as qcc-lower-to-kernels will use it">,
   ];
+  let dependentDialects = ["::qcc::qcck::QcckDialect"];
 }
 
 def QccCalibrate : Pass<"qcc-calibrate", "::mlir::ModuleOp"> {
@@ -127,6 +134,70 @@ def QccQuantizeWeights : Pass<"qcc-quantize-weights", "::mlir::ModuleOp"> {
     Option<"paramDir", "param-dir", "std::string", /*default=*/"\"\"",
            "folder for the parameter archive this pass writes (default: the module's qcc.param_dir)">,
   ];
+}
+
+def QccFuse : Pass<"qcc-fuse", "::mlir::ModuleOp"> {
+  let summary = "fuse the graph into the ops one kernel launch computes";
+  let description = [{
+    Rewrites found by use-def patterns, whatever the model:
+    1. the per-token activation quantization of W8A8 linears (fp8, int8)
+       becomes explicit: one `qcc.quantize` per value and format;
+    2. linears that read the same value and agree in format and method
+       (and take no residual) become one `qcc.fused_linear` (q|k|v,
+       gate|up: one GEMM over the stacked weights); linears that differ stay
+       apart;
+    3. two single-tensor `qcc.rope` of the same positions and frequencies
+       (queries and keys) become one;
+    4. a `qcc.quantize` of an RMSNorm or SwiGLU result that nothing else
+       reads becomes `qcc.rms_norm_quantize` / `qcc.swiglu_quantize`;
+    5. a `qcc.add` of a linear's result that nothing else reads becomes the
+       linear's residual epilogue.
+    The CPU computes every fused op exactly as the ops it replaces.
+  }];
+}
+
+def QccLowerToKernels : Pass<"qcc-lower-to-kernels", "::mlir::ModuleOp"> {
+  let summary = "lower @forward to one qcck.program of kernel launches per target";
+  let description = [{
+    A dialect conversion of a copy of @forward into a `qcck.program` for each
+    target: every graph op becomes the kernel launch(es) that compute it on
+    that GPU (a GEMM per linear or fused linear, with a decode and a prefill
+    tile; RMSNorm and SwiGLU with their output quantization; RoPE; KV-cache
+    store and attention; embedding; add), with the kernel template's
+    parameters, tiles and grids. The conversion target is where legality
+    lives: a GEMM is legal on a target only in a format it runs (fp8 W8A8
+    needs fp8 tensor cores, sm_89+, unless `allow-fp8-weight-only`, which
+    runs fp8 weights with bf16 activations there), with a w4a16 group that is
+    a multiple of 128 dividing K, and K a multiple of the format's k chunk;
+    every other kernel only with shapes its template takes. An op that
+    cannot be lowered is an error naming the layer and the rule.
+    qcc-legalize-target runs this conversion on a copy before calibration.
+  }];
+  let options = [
+    Option<"targets", "targets", "std::string", /*default=*/"\"sm90\"",
+           "comma-separated targets: sm80, sm86, sm89, sm90 or a100, a6000, l40s, h100, h200">,
+    Option<"allowFp8WeightOnly", "allow-fp8-weight-only", "bool", /*default=*/"false",
+           "on targets without fp8 tensor cores, run fp8 linears with bf16 activations">,
+    Option<"tilesFile", "tiles", "std::string", /*default=*/"\"\"",
+           "a `qcc tune` tile table (JSON) overriding the built-in tiles where an entry matches">,
+    Option<"maxSeq", "max-seq", "int64_t", /*default=*/"0",
+           "KV-cache positions the attention kernels hold (0: max_position_embeddings, at most 8192)">,
+  ];
+  let dependentDialects = ["::qcc::qcck::QcckDialect"];
+}
+
+def QccPlanBuffers : Pass<"qcc-plan-buffers", "::mlir::ModuleOp"> {
+  let summary = "assign device buffers to the values of each qcck.program by liveness";
+  let description = [{
+    Walks each program in order: a launch's results get buffers (the
+    smallest free one wide enough, grown when none is) before the buffers of
+    operands it reads last are freed, so no kernel writes a buffer it reads;
+    slices and RoPE results share their source's buffer. Records
+    `buffers`/`offsets` (bytes) on every value-producing op and
+    `buffer_bytes_per_row` on the program. Device bytes per row: 2 for a
+    bf16 activation (every float activation is bf16 on the GPU), 1 for int8
+    / e4m3 codes, 4 for a token scale.
+  }];
 }
 
 #endif // QCC_PASSES_TD

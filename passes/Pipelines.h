@@ -1,8 +1,12 @@
-// The named pass pipeline of qcc: what `qcc compile` and `qcc eval` run, in
-// this explicit order:
-//   qcc-select-formats -> qcc-legalize-target -> qcc-calibrate ->
-//   qcc-fold-smoothquant -> qcc-quantize-weights
-// (legality is checked before any expensive calibration).
+// The named pass pipelines of qcc: what `qcc compile` runs (and prints with
+// --dump-pass-pipeline), what `qcc eval` runs to quantize in memory, and their
+// qcc-opt registrations with the same option names as the qcc CLI:
+//
+//   qcc-select-formats -> qcc-legalize-target (GPU targets) -> qcc-calibrate ->
+//   qcc-fold-smoothquant -> qcc-quantize-weights -> qcc-fuse ->
+//   qcc-lower-to-kernels -> qcc-plan-buffers (GPU targets)
+//
+// (legality is checked, on a lowered copy, before any expensive calibration).
 #pragma once
 
 #include "mlir/Pass/PassManager.h"
@@ -25,18 +29,21 @@ struct QuantizationOptions {
   int64_t calibSamples = 32;
   int64_t calibSeqLen = 128;
   uint64_t calibSeed = 0;
-  std::string targets;             // comma-separated; empty: no target check
+  std::string targets;             // comma-separated; empty: no GPU target (CPU only)
   bool fp8WeightOnly = false;
+  std::string tilesFile;           // a `qcc tune` table for the GEMM tiles
 
   // Whether the options need calibration data (SmoothQuant, GPTQ, AWQ).
   bool needsCalibration() const { return smoothQuantAlpha.has_value() || method != "rtn"; }
-  // The options in a canonical order, for provenance and cache keys.
-  std::string canonical() const;
 };
 
+// The quantization passes (what `qcc eval MODEL_DIR` runs in memory).
 void buildQuantizationPipeline(mlir::OpPassManager &pm, const QuantizationOptions &options);
+// The whole compile: quantization, fusion and, for GPU targets, lowering to
+// kernels and buffer planning (what `qcc compile` runs before translating).
+void buildCompilePipeline(mlir::OpPassManager &pm, const QuantizationOptions &options);
 
-// Registers `qcc-quantize-pipeline` with qcc-opt.
+// Registers `qcc-quantize-pipeline` and `qcc-compile-pipeline` with qcc-opt.
 void registerQccPipelines();
 
 } // namespace qcc

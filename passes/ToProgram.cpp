@@ -13,6 +13,28 @@ using namespace mlir;
 using program::OpKind;
 using program::ValueKind;
 
+std::string weightIdentity(Value w, std::string *nameOut) {
+  Operation *def = w.getDefiningOp();
+  std::string name, identity;
+  // Parameters and inline values are uniqued attributes: equal ones are the same tensor.
+  auto attrKey = [](Attribute a) { return std::to_string(reinterpret_cast<uintptr_t>(a.getAsOpaquePointer())); };
+  if (auto d = dyn_cast_or_null<WeightOp>(def)) {
+    name = d.getName().str();
+    identity = "w:" + name + ":" + (d.getParamAttr() ? attrKey(d.getParamAttr()) : attrKey(d.getValueAttr()));
+  } else if (auto q = dyn_cast_or_null<QuantizedWeightOp>(def)) {
+    name = q.getName().str();
+    identity = "q:" + name + ":" + attrKey(q.getFormatAttr()) +
+               (q.getParamAttr() ? attrKey(q.getParamAttr()) : attrKey(q.getCodesAttr()) + attrKey(q.getScalesAttr()));
+  } else if (auto r = dyn_cast_or_null<QuantizeWeightOp>(def)) {
+    name = r.getName().str();
+    std::string source = weightIdentity(r.getWeight());
+    if (source.empty()) return "";
+    identity = "r:" + name + ":" + attrKey(r.getFormatAttr()) + (r.getMseClip() ? ":mse:" : "::") + source;
+  }
+  if (nameOut) *nameOut = name;
+  return identity;
+}
+
 Expected<func::FuncOp> forwardFunction(ModuleOp module) {
   auto fn = module.lookupSymbol<func::FuncOp>("forward");
   if (!fn) return Status::error("the module has no func.func @forward");
@@ -23,10 +45,23 @@ Expected<func::FuncOp> forwardFunction(ModuleOp module) {
   return fn;
 }
 
+// A program op's name, from attributes only (locations do not survive
+// printing without debug info): a linear's layer, a norm's or embedding's
+// weight name without ".weight", "lm_head" for logits; other ops have none.
 static std::string opName(Operation *op) {
   if (auto l = dyn_cast<LinearOp>(op)) return l.getLayer().str();
-  Location loc = op->getLoc();
-  if (auto name = dyn_cast<NameLoc>(loc)) return name.getName().str();
+  auto weightName = [](Value w) -> std::string {
+    std::string n;
+    if (auto d = w.getDefiningOp<WeightOp>()) n = d.getName().str();
+    const std::string suffix = ".weight";
+    if (n.size() > suffix.size() && n.compare(n.size() - suffix.size(), suffix.size(), suffix) == 0)
+      n.resize(n.size() - suffix.size());
+    return n;
+  };
+  if (auto n = dyn_cast<RMSNormOp>(op)) return weightName(n.getWeight());
+  if (auto n = dyn_cast<RMSNormQuantizeOp>(op)) return weightName(n.getWeight());
+  if (auto e = dyn_cast<EmbeddingOp>(op)) return weightName(e.getTable());
+  if (isa<LogitsOp>(op)) return "lm_head";
   return "";
 }
 
@@ -72,29 +107,7 @@ struct Translator {
     return id;
   }
 
-  // What makes two weight ops the same tensor: same name and parameter (or
-  // the same op for inline values and round-to-nearest of those).
-  static std::string identityOf(Value w, std::string &name) {
-    Operation *def = w.getDefiningOp();
-    std::string identity;
-    if (auto d = dyn_cast_or_null<WeightOp>(def)) {
-      name = d.getName().str();
-      identity = "w:" + name + ":" + (d.getParamAttr() ? llvm::formatv("{0}", d.getParamAttr()).str() : "inline");
-      if (!d.getParamAttr()) identity += ":" + std::to_string(reinterpret_cast<uintptr_t>(def));
-    } else if (auto q = dyn_cast_or_null<QuantizedWeightOp>(def)) {
-      name = q.getName().str();
-      identity = "q:" + name + ":" + (q.getParamAttr() ? llvm::formatv("{0}", q.getParamAttr()).str() : "inline");
-      if (!q.getParamAttr()) identity += ":" + std::to_string(reinterpret_cast<uintptr_t>(def));
-    } else if (auto r = dyn_cast_or_null<QuantizeWeightOp>(def)) {
-      name = r.getName().str();
-      identity = "r:" + name + ":" + std::to_string(reinterpret_cast<uintptr_t>(def));
-      // Two RTN ops of the same source, format and name are the same tensor.
-      if (auto src = r.getWeight().getDefiningOp<WeightOp>(); src && src.getParamAttr())
-        identity = "r:" + name + ":" + llvm::formatv("{0}{1}{2}", src.getParamAttr(), r.getFormat(),
-                                                     r.getMseClip() ? "mse" : "").str();
-    }
-    return identity;
-  }
+  static std::string identityOf(Value w, std::string &name) { return weightIdentity(w, &name); }
 
   // The tensor index of a weight operand (one per distinct weight identity).
   Expected<uint32_t> tensorOf(Value w) {
@@ -111,6 +124,7 @@ struct Translator {
     out.weights.push_back(w);
     out.weightNames.push_back(name);
     tensorByIdentity[identity] = index;
+    out.tensorByIdentity[identity] = index;
     return index;
   }
 

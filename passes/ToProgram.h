@@ -18,6 +18,8 @@
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/IR/BuiltinOps.h"
 
+#include <map>
+#include <string>
 #include <vector>
 
 namespace qcc {
@@ -31,7 +33,15 @@ struct TranslatedProgram {
   std::vector<std::vector<mlir::OpOperand *>> weightUses;
   // Per program op: the IR op it came from.
   std::vector<mlir::Operation *> origin;
+  // Tensor index by weightIdentity (copies of the graph, such as a lowered
+  // qcck.program, find their weights' tensors through it).
+  std::map<std::string, uint32_t> tensorByIdentity;
 };
+
+// What makes two weight values the same tensor: name and parameter (or
+// inline value; round-to-nearest: name, format and source). Empty when `w`
+// is not defined by a weight op.
+std::string weightIdentity(mlir::Value w, std::string *name = nullptr);
 
 // The module's @forward (token ids [T], positions [T] -> logits [T, V]).
 Expected<mlir::func::FuncOp> forwardFunction(mlir::ModuleOp module);

@@ -51,9 +51,11 @@ std::string kernelName(const KernelSpec &s) {
     n += "_h" + str(s.width) + "_" + quantName(s.quant) + "_t" + str(s.threads);
     break;
   case KernelKind::SwiGlu:
-    n += "_i" + str(s.width) + "_ld" + str(s.ld) + "_" + quantName(s.quant) + "_t" + str(s.threads);
+    n += "_i" + str(s.width) + "_ld" + str(s.ld);
+    if (s.ld2 && s.ld2 != s.ld) n += "_ldu" + str(s.ld2);
+    n += std::string("_") + quantName(s.quant) + "_t" + str(s.threads);
     break;
-  case KernelKind::Add: n += "_t" + str(s.threads); break;
+  case KernelKind::Add: n += "_w" + str(s.width) + "_t" + str(s.threads); break;
   case KernelKind::Embed: n += "_v" + str(s.vocab) + "_h" + str(s.width); break;
   case KernelKind::Rope: {
     // The frequency table is part of the source; its hash keeps names unique.
@@ -67,11 +69,13 @@ std::string kernelName(const KernelSpec &s) {
     std::snprintf(hex, sizeof hex, "%08llx", static_cast<unsigned long long>(h & 0xffffffffull));
     n += "_hq" + str(s.heads) + "_hkv" + str(s.kvHeads) + "_d" + str(s.headDim) + "_f" + hex;
     if (s.ld) n += "_ld" + str(s.ld);
+    if (s.ld2 && s.ld2 != s.ld) n += "_ldk" + str(s.ld2);
     break;
   }
   case KernelKind::KvStore:
     n += "_hkv" + str(s.kvHeads) + "_d" + str(s.headDim) + "_s" + str(s.maxSeq);
     if (s.ld) n += "_ld" + str(s.ld);
+    if (s.ld2 && s.ld2 != s.ld) n += "_ldv" + str(s.ld2);
     break;
   case KernelKind::Attention:
     n += "_hq" + str(s.heads) + "_hkv" + str(s.kvHeads) + "_d" + str(s.headDim) + "_s" + str(s.maxSeq);
@@ -132,12 +136,14 @@ static Status checkSpec(const KernelSpec &s, const GpuTarget &target) {
     if (s.threads < 32 || s.threads > 1024 || s.threads % 32 != 0) return specError(s, "bad block size");
     if (s.kind == KernelKind::RmsNorm && s.width % s.threads != 0)
       return specError(s, "hidden size " + str(s.width) + " is not a multiple of the block size");
-    if (s.kind == KernelKind::SwiGlu && s.ld < s.width) return specError(s, "row stride below width");
+    if (s.kind == KernelKind::SwiGlu && (s.ld < s.width || (s.ld2 && s.ld2 < s.width)))
+      return specError(s, "row stride below width");
     if (s.kind == KernelKind::SwiGlu && s.width > 64 * int64_t(s.threads))
       return specError(s, "intermediate size too large for the block");
     return Status::ok();
   case KernelKind::Add:
     if (s.threads < 32 || s.threads > 1024) return specError(s, "bad block size");
+    if (!positive(s.width)) return specError(s, "width must be positive");
     return Status::ok();
   case KernelKind::Embed:
     if (!positive(s.vocab) || !positive(s.width) || s.width % 8 != 0)
@@ -146,10 +152,12 @@ static Status checkSpec(const KernelSpec &s, const GpuTarget &target) {
   case KernelKind::Rope:
   case KernelKind::KvStore:
   case KernelKind::Attention:
-    if (!positive(s.kvHeads) || !positive(s.headDim) || s.headDim % 2 != 0)
+    if (!(positive(s.kvHeads) || (s.kind == KernelKind::Rope && s.kvHeads == 0)) || !positive(s.headDim) ||
+        s.headDim % 2 != 0)
       return specError(s, "bad head configuration");
-    if (s.kind != KernelKind::KvStore && (!positive(s.heads) || s.heads % s.kvHeads != 0))
+    if (s.kind == KernelKind::Attention && (!positive(s.heads) || s.heads % s.kvHeads != 0))
       return specError(s, "query heads must be a multiple of kv heads");
+    if (s.kind == KernelKind::Rope && !positive(s.heads)) return specError(s, "rope needs query heads");
     if (s.kind == KernelKind::Rope && s.invFreq.size() != size_t(s.headDim / 2))
       return specError(s, "inverse frequency table must have head_dim/2 entries");
     if (s.kind == KernelKind::Attention && s.headDim % 32 != 0)
@@ -157,6 +165,8 @@ static Status checkSpec(const KernelSpec &s, const GpuTarget &target) {
     if (s.kind != KernelKind::Rope && !positive(s.maxSeq)) return specError(s, "max sequence must be positive");
     if (s.ld != 0 && (s.ld < (s.kind == KernelKind::KvStore ? s.kvHeads : s.heads) * s.headDim || s.ld >= (1 << 30)))
       return specError(s, "token stride " + str(s.ld) + " is smaller than a token's heads");
+    if (s.ld2 != 0 && (s.ld2 < s.kvHeads * s.headDim || s.ld2 >= (1 << 30)))
+      return specError(s, "token stride " + str(s.ld2) + " is smaller than a token's heads");
     return Status::ok();
   }
   return specError(s, "unknown kind");
@@ -215,14 +225,15 @@ Expected<GeneratedKernel> generateKernel(const KernelSpec &s, const GpuTarget &t
     g.threads = unsigned(s.threads);
     entry = "extern \"C\" __global__ void __launch_bounds__(" + str(s.threads) + ") " + name +
             "(const bf16 *gate, const bf16 *up, void *out, float *scale) {\n"
-            "  qcc_swiglu<" + str(s.width) + ", " + str(s.ld) + ", " + str(s.threads) + ", " +
-            str(int(s.quant)) + ">(gate, up, out, scale);\n}\n";
+            "  qcc_swiglu<" + str(s.width) + ", " + str(s.ld) + ", " + str(s.ld2 ? s.ld2 : s.ld) + ", " +
+            str(s.threads) + ", " + str(int(s.quant)) + ">(gate, up, out, scale);\n}\n";
     break;
   case KernelKind::Add:
     src += templateText("elementwise.cuh");
     g.threads = unsigned(s.threads);
-    entry = "extern \"C\" __global__ void " + name +
-            "(const bf16 *a, const bf16 *b, bf16 *out, long long n) {\n  qcc_add(a, b, out, n);\n}\n";
+    entry = "extern \"C\" __global__ void __launch_bounds__(" + str(s.threads) + ") " + name +
+            "(const bf16 *a, const bf16 *b, bf16 *out, int M) {\n  qcc_add<" + str(s.width) +
+            ">(a, b, out, M);\n}\n";
     break;
   case KernelKind::Embed:
     src += templateText("elementwise.cuh");
@@ -238,7 +249,8 @@ Expected<GeneratedKernel> generateKernel(const KernelSpec &s, const GpuTarget &t
     table += "};\n";
     entry = table + "extern \"C\" __global__ void " + name + "(bf16 *q, bf16 *k, const int *pos) {\n" +
             "  qcc_rope<" + str(s.heads) + ", " + str(s.kvHeads) + ", " + str(s.headDim) + ", " +
-            str(s.ld ? s.ld : s.heads * s.headDim) + ", " + str(s.ld ? s.ld : s.kvHeads * s.headDim) +
+            str(s.ld ? s.ld : s.heads * s.headDim) + ", " +
+            str(s.ld2 ? s.ld2 : s.ld ? s.ld : std::max<int64_t>(1, s.kvHeads * s.headDim)) +
             ">(q, k, pos, qcc_inv_freq);\n}\n";
     break;
   }
@@ -248,7 +260,8 @@ Expected<GeneratedKernel> generateKernel(const KernelSpec &s, const GpuTarget &t
     entry = "extern \"C\" __global__ void " + name +
             "(const bf16 *k, const bf16 *v, const int *pos, bf16 *kcache, bf16 *vcache) {\n" +
             "  qcc_kv_store<" + str(s.kvHeads) + ", " + str(s.headDim) + ", " + str(s.maxSeq) + ", " +
-            str(s.ld ? s.ld : s.kvHeads * s.headDim) + ">(k, v, pos, kcache, vcache);\n}\n";
+            str(s.ld ? s.ld : s.kvHeads * s.headDim) + ", " +
+            str(s.ld2 ? s.ld2 : s.ld ? s.ld : s.kvHeads * s.headDim) + ">(k, v, pos, kcache, vcache);\n}\n";
     break;
   case KernelKind::Attention:
     src += templateText("attention.cuh");
@@ -264,42 +277,46 @@ Expected<GeneratedKernel> generateKernel(const KernelSpec &s, const GpuTarget &t
   return g;
 }
 
-LaunchDims launchDims(const KernelSpec &s, int64_t rows, int64_t elements) {
-  LaunchDims d;
-  auto ceilDiv = [](int64_t a, int64_t b) { return unsigned((a + b - 1) / b); };
+std::array<GridFormula, 3> gridFormula(const KernelSpec &s) {
+  std::array<GridFormula, 3> g;
+  const GridFormula perRow{1, 1, 1};
   switch (s.kind) {
   case KernelKind::Gemm:
-    d.block = unsigned(s.tile.threads());
-    d.grid[0] = ceilDiv(s.n, s.tile.blockN());
-    d.grid[1] = ceilDiv(rows, s.tile.blockM());
+    g[0].constant = (s.n + s.tile.blockN() - 1) / s.tile.blockN();
+    g[1] = {1, 1, s.tile.blockM()};
     break;
-  case KernelKind::Add:
-    d.block = unsigned(s.threads);
-    d.grid[0] = std::max(1u, std::min(ceilDiv(elements, s.threads), 4096u));
-    break;
-  case KernelKind::Embed:
-    d.block = 128;
-    d.grid[0] = unsigned(rows);
-    break;
-  case KernelKind::Attention:
-    d.block = 32 * kAttentionWarps;
-    d.grid[0] = unsigned(rows * s.heads);
-    break;
-  default:
-    d.block = unsigned(s.threads);
-    d.grid[0] = unsigned(rows);
-    break;
+  case KernelKind::Add: g[0] = {1, s.width, s.threads}; break;
+  case KernelKind::Attention: g[0] = {1, s.heads, 1}; break;
+  default: g[0] = perRow; break; // one block per token row
   }
+  return g;
+}
+
+unsigned blockSize(const KernelSpec &s) {
+  switch (s.kind) {
+  case KernelKind::Gemm: return unsigned(s.tile.threads());
+  case KernelKind::Embed: return 128;
+  case KernelKind::Attention: return 32 * kAttentionWarps;
+  default: return unsigned(s.threads);
+  }
+}
+
+LaunchDims launchDims(const KernelSpec &s, int64_t rows) {
+  LaunchDims d;
+  const std::array<GridFormula, 3> g = gridFormula(s);
+  for (int i = 0; i < 3; ++i) d.grid[i] = unsigned(std::max<int64_t>(1, g[size_t(i)].at(rows)));
+  d.block = blockSize(s);
   return d;
 }
 
-std::vector<float> llamaInvFreq(const ModelConfig &c) {
-  const int64_t half = c.headDim / 2;
+std::vector<float> llamaInvFreq(const ModelConfig &c) { return ropeInvFreq(c.headDim, c.ropeTheta, c.ropeScaling); }
+
+std::vector<float> ropeInvFreq(int64_t headDim, double theta, const RopeScaling &r) {
+  const int64_t half = headDim / 2;
   std::vector<float> out(size_t(std::max<int64_t>(half, 0)));
-  const RopeScaling &r = c.ropeScaling;
   const double pi = 3.14159265358979323846;
   for (int64_t i = 0; i < half; ++i) {
-    double f = 1.0 / std::pow(c.ropeTheta, double(2 * i) / double(c.headDim));
+    double f = 1.0 / std::pow(theta, double(2 * i) / double(headDim));
     if (r.enabled) {
       // Llama-3.1: long wavelengths slowed by `factor`, short ones kept,
       // a smooth interpolation in between.

@@ -6,6 +6,7 @@
 #include "runtime/ModelConfig.h"
 #include "support/Status.h"
 
+#include <array>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -17,6 +18,11 @@ const char *kernelKindName(KernelKind k);
 
 // Output of RMSNorm / SwiGLU: bf16, or int8 / e4m3 codes plus per-token scales.
 enum class QuantOut : int { None = 0, Int8 = 1, Fp8 = 2 };
+
+// A GEMM launch runs its decode tile (chosen for M = 1) up to this many
+// tokens and its prefill tile (chosen for M = 2048) above; both are correct
+// at any M, they differ in tiling only.
+constexpr int64_t kDecodeRows = 16;
 
 struct KernelSpec {
   KernelKind kind = KernelKind::Gemm;
@@ -32,9 +38,13 @@ struct KernelSpec {
   QuantOut quant = QuantOut::None;
   // Embed.
   int64_t vocab = 0;
-  // Rope / KvStore / Attention. `ld` (0 = packed) is the token-row stride of
-  // q/k (Rope), k/v (KvStore) and q (Attention), e.g. (HQ+2HKV)*D when they
-  // are slices of the fused qkv output.
+  // Rope / KvStore / Attention / SwiGlu. `ld` (0 = packed) is the token-row
+  // stride of q (Rope, Attention), k (KvStore) and gate (SwiGlu), e.g.
+  // (HQ+2HKV)*D when they are slices of the fused qkv output; `ld2` that of
+  // k (Rope), v (KvStore) and up (SwiGlu), 0 = the same as `ld` when that is
+  // set, else packed.
+  int64_t ld2 = 0;
+  // Rope (kvHeads 0: queries only) / KvStore / Attention.
   int64_t heads = 0, kvHeads = 0, headDim = 0, maxSeq = 0;
   std::vector<float> invFreq; // Rope: [headDim/2], Llama-3.1 scaled
   int threads = 256;          // block size of the non-GEMM kernels
@@ -52,16 +62,25 @@ struct GeneratedKernel {
 // kernel and the broken constraint) and writes the source for `target`.
 Expected<GeneratedKernel> generateKernel(const KernelSpec &spec, const GpuTarget &target);
 
-// Grid and block for a launch over `rows` tokens (M of a GEMM, T otherwise);
-// `elements` is the element count for Add.
+// Grid and block for a launch over `rows` tokens (M of a GEMM, T otherwise).
 struct LaunchDims {
   unsigned grid[3] = {1, 1, 1};
   unsigned block = 0;
 };
-LaunchDims launchDims(const KernelSpec &spec, int64_t rows, int64_t elements = 0);
+LaunchDims launchDims(const KernelSpec &spec, int64_t rows);
+// The same as formulas of the token count: per dimension a constant
+// (rowsDiv == 0) or ceil(rows * rowsMul / rowsDiv); and the block size.
+struct GridFormula {
+  int64_t constant = 1, rowsMul = 0, rowsDiv = 0;
+  int64_t at(int64_t rows) const { return rowsDiv == 0 ? constant : (rows * rowsMul + rowsDiv - 1) / rowsDiv; }
+};
+std::array<GridFormula, 3> gridFormula(const KernelSpec &spec);
+unsigned blockSize(const KernelSpec &spec);
 
-// Llama-3.1 RoPE inverse frequencies (rope_type "llama3" scaling when enabled),
-// computed in double and rounded to float: [headDim / 2].
+// RoPE inverse frequencies theta^(-2i/headDim), Llama-3.1 ("llama3") scaled
+// when enabled, computed in double and rounded to float: [headDim / 2].
+std::vector<float> ropeInvFreq(int64_t headDim, double theta, const RopeScaling &scaling);
+// The same for a model config.
 std::vector<float> llamaInvFreq(const ModelConfig &config);
 
 // The formats a model can be compiled to for a target (fp8 needs sm_89+ unless

@@ -59,13 +59,13 @@ def Qcc_WeightOp : Qcc_Op<"weight", [Pure, DeclareOpInterfaceMethods<SymbolUserO
 
     ```mlir
     %w = qcc.weight "model.layers.0.self_attn.q_proj.weight"
-           #qcc.param<@checkpoint["model.layers.0.self_attn.q_proj.weight"], "9f3c21..."> : tensor<256x256xbf16>
+           {param = #qcc.param<@checkpoint["model.layers.0.self_attn.q_proj.weight"], "9f3c21...">} : tensor<256x256xbf16>
     %t = qcc.weight "tiny" {value = dense<[[1.0, 2.0]]> : tensor<1x2xf32>} : tensor<1x2xf32>
     ```
   }];
   let arguments = (ins StrAttr:$name, OptionalAttr<Qcc_ParamAttr>:$param, OptionalAttr<ElementsAttr>:$value);
   let results = (outs AnyRankedTensor:$result);
-  let assemblyFormat = "$name ($param^)? attr-dict `:` type($result)";
+  let assemblyFormat = "$name attr-dict `:` type($result)";
   let hasVerifier = 1;
 }
 
@@ -84,8 +84,8 @@ def Qcc_QuantizedWeightOp : Qcc_Op<"quantized_weight",
 
     ```mlir
     %w = qcc.quantized_weight "model.layers.0.mlp.down_proj.weight"
-           #qcc.param<@gptq["model.layers.0.mlp.down_proj.weight"], "77e0a1...">
-           {format = #qcc.format<w4a16, group = 128>, method = #qcc<quant_method gptq>, mse_clip}
+           {param = #qcc.param<@quantized["model.layers.0.mlp.down_proj.weight"], "77e0a1...">,
+            format = #qcc.format<w4a16, group = 128>, method = #qcc<quant_method gptq>, mse_clip}
            : tensor<256x768xi4>
     ```
   }];
@@ -93,7 +93,7 @@ def Qcc_QuantizedWeightOp : Qcc_Op<"quantized_weight",
                        Qcc_QuantMethodAttr:$method, UnitAttr:$mse_clip,
                        OptionalAttr<ElementsAttr>:$codes, OptionalAttr<ElementsAttr>:$scales);
   let results = (outs 2DTensorOf<[I4, I8, F8E4M3FN]>:$result);
-  let assemblyFormat = "$name ($param^)? attr-dict `:` type($result)";
+  let assemblyFormat = "$name attr-dict `:` type($result)";
   let hasVerifier = 1;
 }
 

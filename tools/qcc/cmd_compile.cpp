@@ -26,16 +26,19 @@ namespace {
 
 const char *kUsage =
     "usage: qcc compile MODEL_DIR -o FILE [--target T[,T...]]... [--fp8-weight-only] [options]\n"
-    "  Compiles a Llama-3.1 checkpoint into one artifact: imports it, chooses each\n"
-    "  layer's format, checks the formats against every target, calibrates,\n"
-    "  quantizes and writes FILE atomically (nothing is written on failure).\n"
+    "  Compiles a Llama-3.1 checkpoint into one artifact: imports it as qcc IR,\n"
+    "  runs the compile pipeline (formats, target legality on a lowered copy,\n"
+    "  calibration, SmoothQuant, quantization, fusion, lowering to each target's\n"
+    "  kernels, buffer planning) and translates the result into FILE atomically\n"
+    "  (nothing is written on failure).\n"
     "  --target T          sm80, sm86, sm89, sm90 or a100, a6000, l40s, h100, h200; may be\n"
     "                      repeated or comma-separated (default sm90)\n"
     "  --fp8-weight-only   accept fp8 on targets without fp8 tensor cores (e4m3 weights, bf16 math)\n"
     "  --no-kernels        store no CUDA kernels: a CPU-only artifact (no NVRTC needed)\n"
     "  --tiles FILE        GEMM tiles from `qcc tune` (its JSON table) in place of the built-in\n"
     "                      choice where an entry matches; stored with the kernels for the runtime\n"
-    "  --dtype f32|bf16    activation precision of the CPU executor used for calibration\n"
+    "  --dtype f32|bf16    activation precision of the CPU program (and of calibration)\n"
+    "  --dump-pass-pipeline  print the pass pipeline (as `qcc-opt --pass-pipeline=` takes it), then compile\n"
     "  --quiet             no progress lines\n";
 
 using Clock = std::chrono::steady_clock;
@@ -61,14 +64,15 @@ struct Progress {
     if (open) std::fputc('\n', stderr), open = false;
     std::fprintf(stderr, "[qcc] %s\n", text.c_str());
   }
-  void layer(const std::string &stage, int64_t layer, int64_t layers) {
+  // "quantize: 3/32" (a block), "write tensors: 128/291".
+  void layer(const std::string &stage, int64_t index, int64_t count) {
     if (quiet) return;
     if (tty) {
-      std::fprintf(stderr, "\r\033[K[qcc] %s: layer %lld/%lld", stage.c_str(), (long long)layer + 1, (long long)layers);
-      open = layer + 1 < layers;
+      std::fprintf(stderr, "\r\033[K[qcc] %s: %lld/%lld", stage.c_str(), (long long)index + 1, (long long)count);
+      open = index + 1 < count;
       if (!open) std::fputc('\n', stderr);
     } else {
-      std::fprintf(stderr, "[qcc] %s: layer %lld/%lld\n", stage.c_str(), (long long)layer + 1, (long long)layers);
+      std::fprintf(stderr, "[qcc] %s: %lld/%lld\n", stage.c_str(), (long long)index + 1, (long long)count);
     }
   }
 };
@@ -93,7 +97,7 @@ int runCompile(const std::vector<std::string> &args) {
   auto fail = [](const std::string &m) { return qcc::cli::fail("compile", m); };
   std::string modelDir, output, dtype, targetList, tilesPath;
   qcc::QuantizationOptions options;
-  bool calibGiven = false, noKernels = false;
+  bool calibGiven = false, noKernels = false, dumpPipeline = false;
   Progress progress;
   for (size_t i = 0; i < args.size(); ++i) {
     const std::string &a = args[i];
@@ -115,6 +119,7 @@ int runCompile(const std::vector<std::string> &args) {
     else if (a == "--tiles") tilesPath = args[++i];
     else if (a == "--fp8-weight-only") options.fp8WeightOnly = true;
     else if (a == "--no-kernels") noKernels = true;
+    else if (a == "--dump-pass-pipeline") dumpPipeline = true;
     else if (a == "--quiet") progress.quiet = true;
     else if (!a.empty() && a[0] == '-') return fail("unknown option '" + a + "'");
     else if (modelDir.empty()) modelDir = a;
@@ -136,6 +141,7 @@ int runCompile(const std::vector<std::string> &args) {
     auto t = qcc::cuda::readTileTable(tilesPath);
     if (!t) return fail(t.message());
     tiles = std::move(*t);
+    options.tilesFile = tilesPath;
     for (const qcc::TargetInfo &target : *targets) {
       const size_t n = tiles.forTarget(target.gpuArch).entries.size();
       progress.line("tile table " + tilesPath + ": " + std::to_string(n) + " entr" + (n == 1 ? "y" : "ies") +
@@ -177,21 +183,28 @@ int runCompile(const std::vector<std::string> &args) {
     return mlir::success();
   });
 
-  mlir::PassManager pm(&context);
+  mlir::PassManager pm(&context, mlir::ModuleOp::getOperationName());
   pm.addInstrumentation(std::make_unique<StageTimer>(progress, stages));
-  qcc::buildQuantizationPipeline(pm, options);
+  qcc::buildCompilePipeline(pm, options);
+  if (dumpPipeline) {
+    std::string text;
+    llvm::raw_string_ostream os(text);
+    pm.printAsTextualPipeline(os);
+    std::printf("%s\n", os.str().c_str());
+  }
   if (mlir::failed(pm.run(*module))) return 1; // the pass reported why
 
   t0 = Clock::now();
   qcc::TranslateOptions translate;
   translate.outputPath = output;
   translate.onTensorWritten = [&](int64_t done, int64_t total) {
-    if (done == total || done % 16 == 0) progress.layer("write", done - 1, total);
+    if (done == total || done % 16 == 0) progress.layer("write tensors", done - 1, total);
   };
   auto summary = qcc::translateToArtifact(*module, translate);
   if (!summary) return fail(summary.message());
   stages.push_back({"write", secondsSince(t0)});
-  (void)noKernels;
+  if (!summary->targets.empty())
+    progress.line("kernels for " + targetList + " (NVRTC, cached)");
 
   if (!progress.quiet) {
     std::fprintf(stderr, "[qcc] wrote %s: %.2f MiB, %zu tensors, targets %s\n", output.c_str(),

@@ -3,9 +3,10 @@
 #pragma once
 
 // h = bf16(silu(gate) * up), silu(g) = g / (1 + exp(-g)); quantised like norm.cuh.
-// gate, up: [M][I] with row stride LD (so both halves of a fused [M][2I] work)
+// gate, up: [M][I] with row strides LDG, LDU (both halves of a fused [M][2I]
+// have 2I; separate GEMM outputs have I)
 // out: [M][I] bf16 / int8 / e4m3; scale: [M] (QOUT != 0)
-template <int I, int LD, int THREADS, int QOUT>
+template <int I, int LDG, int LDU, int THREADS, int QOUT>
 __device__ __forceinline__ void qcc_swiglu(const bf16 *__restrict__ gate, const bf16 *__restrict__ up,
                                                   void *__restrict__ out, float *__restrict__ scale) {
   __shared__ float scratch[32];
@@ -17,8 +18,8 @@ __device__ __forceinline__ void qcc_swiglu(const bf16 *__restrict__ gate, const 
     const int c = threadIdx.x + i * THREADS;
     v[i] = 0.f;
     if (c < I) {
-      const float g = bf16_to_f32(gate[(i64)row * LD + c]);
-      const float u = bf16_to_f32(up[(i64)row * LD + c]);
+      const float g = bf16_to_f32(gate[(i64)row * LDG + c]);
+      const float u = bf16_to_f32(up[(i64)row * LDU + c]);
       v[i] = bf16_to_f32(f32_to_bf16(g / (1.0f + expf(-g)) * u));
     }
     amax = fmaxf(amax, fabsf(v[i]));
@@ -41,9 +42,12 @@ __device__ __forceinline__ void qcc_swiglu(const bf16 *__restrict__ gate, const 
   }
 }
 
-// out[i] = bf16(a[i] + b[i]), i < n
+// out[i] = bf16(a[i] + b[i]) over M rows of W elements (a residual add that no
+// GEMM epilogue took)
+template <int W>
 __device__ __forceinline__ void qcc_add(const bf16 *__restrict__ a, const bf16 *__restrict__ b,
-                                               bf16 *__restrict__ out, i64 n) {
+                                               bf16 *__restrict__ out, int M) {
+  const i64 n = (i64)M * W;
   for (i64 i = (i64)blockIdx.x * blockDim.x + threadIdx.x; i < n; i += (i64)gridDim.x * blockDim.x)
     out[i] = f32_to_bf16(bf16_to_f32(a[i]) + bf16_to_f32(b[i]));
 }
@@ -64,7 +68,8 @@ __device__ __forceinline__ void qcc_embed(const int *__restrict__ ids, const bf1
 
 // RoPE (Hugging Face rotate_half convention, pairs i and i + D/2), in place on
 // q [T][HQ][D] and k [T][HKV][D] whose token rows are QS and KS elements apart
-// (the fused qkv output [T][(HQ+2HKV)*D] gives QS = KS = (HQ+2HKV)*D);
+// (the fused qkv output [T][(HQ+2HKV)*D] gives QS = KS = (HQ+2HKV)*D; HKV = 0
+// rotates q alone and never touches k);
 // angle = pos[t] * inv_freq[i], where inv_freq (Llama-3.1 scaled) is a
 // constant table the specialiser writes as `qcc_inv_freq`. One block per token.
 template <int HQ, int HKV, int D, int QS, int KS>
@@ -83,10 +88,10 @@ __device__ __forceinline__ void qcc_rope(bf16 *__restrict__ q, bf16 *__restrict_
   }
 }
 
-// Copies k, v [T][HKV][D] (token rows KVS elements apart) into the caches
-// [HKV][S][D] at positions pos[t]; positions outside [0, S) are skipped.
-// One block per token.
-template <int HKV, int D, int S, int KVS>
+// Copies k, v [T][HKV][D] (token rows KS and VS elements apart) into the
+// caches [HKV][S][D] at positions pos[t]; positions outside [0, S) are
+// skipped. One block per token.
+template <int HKV, int D, int S, int KS, int VS>
 __device__ __forceinline__ void qcc_kv_store(const bf16 *__restrict__ k, const bf16 *__restrict__ v,
                                                     const int *__restrict__ pos, bf16 *__restrict__ kcache,
                                                     bf16 *__restrict__ vcache) {
@@ -95,7 +100,7 @@ __device__ __forceinline__ void qcc_kv_store(const bf16 *__restrict__ k, const b
   if (p < 0 || p >= S) return;
   for (int j = threadIdx.x; j < HKV * D; j += blockDim.x) {
     const int h = j / D, d = j % D;
-    kcache[((i64)h * S + p) * D + d] = k[(i64)tok * KVS + j];
-    vcache[((i64)h * S + p) * D + d] = v[(i64)tok * KVS + j];
+    kcache[((i64)h * S + p) * D + d] = k[(i64)tok * KS + j];
+    vcache[((i64)h * S + p) * D + d] = v[(i64)tok * VS + j];
   }
 }
