@@ -28,7 +28,7 @@ if os.path.exists(config.qcc_emu_driver) and os.path.exists(os.path.join(config.
     config.available_features.add("cuda-emulation")
     config.substitutions.append(("%emu_driver", config.qcc_emu_driver))
 
-tools = ["qcc-opt", "qcc"]
+tools = ["qcc-opt", "qcc", "qcc-translate", "qcc-run", "qcc-emu-kernels"]
 llvm_config.add_tool_substitutions(
     [t for t in tools if os.path.exists(os.path.join(config.qcc_tools_dir, t))],
     [config.qcc_tools_dir])
