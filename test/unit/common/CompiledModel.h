@@ -1,0 +1,33 @@
+// Test-only: a random Llama-3.1 checkpoint on disk, compiled by the real
+// compiler in-process (import, the compile pipeline, the translation), for
+// tests of what runs artifacts (the CUDA executor on the emulated driver or a
+// GPU, the runtime, the CLI).
+#pragma once
+
+#include "codegen/cuda/Kernels.h"
+#include "passes/Pipelines.h"
+#include "runtime/ModelConfig.h"
+#include "support/Status.h"
+
+#include <string>
+#include <vector>
+
+namespace qcc::test {
+
+// config.json and model.safetensors (bf16 weights, normal with sensible
+// scales; norms near 1) for `config` in `dir` (created if missing).
+Status writeRandomCheckpoint(const std::string &dir, const ModelConfig &config, unsigned seed);
+
+struct CompiledModel {
+  std::string artifactPath;
+  std::string loweredMlir; // the module after the pipeline, printed
+  // Every kernel the lowered module launches, with its generated source (for
+  // host builds on the emulated driver).
+  std::vector<cuda::GeneratedKernel> kernels;
+};
+// Compiles `checkpointDir` with `options` (targets empty: CPU only) into
+// `artifactPath`, with parameter archives in a temporary folder.
+Expected<CompiledModel> compileCheckpoint(const std::string &checkpointDir, const QuantizationOptions &options,
+                                          const std::string &artifactPath);
+
+} // namespace qcc::test
