@@ -43,6 +43,8 @@ public:
   int batch() const { return int(slots_.size()); }
   int64_t maxSeqLen() const;
   int64_t vocabSize() const { return vocab_; }
+  // The CPU interpreter (device Cpu only; null otherwise): its threads and precision.
+  const cpu::Interpreter *cpuInterpreter() const { return model_.get(); }
 
   // Appends `tokens` to slot `slot`; logits of every appended position [T, V].
   Expected<std::vector<float>> prefill(const std::vector<int64_t> &tokens, int slot = 0);

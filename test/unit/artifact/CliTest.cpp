@@ -2,7 +2,8 @@
 // qcc-make-test-artifact; `qcc run` ids are checked against the CPU executor
 // run directly on the checkpoint.
 #include "frontends/llama/Checkpoint.h"
-#include "runtime/cpu/LlamaModel.h"
+#include "../cpu/LlamaProgram.h"
+#include "runtime/cpu/Interpreter.h"
 #include "runtime/cpu/Sampling.h"
 
 #include <gtest/gtest.h>
@@ -62,12 +63,16 @@ TEST_F(Cli, InspectShowsFormatsKernelsAndProvenance) {
   std::string path = make("w4.qcc", "--format w4a16:g32 --fake-kernels sm_80,sm_90a");
   Result r = sh(kQcc + " inspect " + path);
   ASSERT_EQ(r.code, 0) << r.err;
-  EXPECT_NE(r.out.find("format version 1"), std::string::npos) << r.out;
-  EXPECT_NE(r.out.find("layer 0   q=w4a16/g32 rtn k=w4a16/g32 rtn"), std::string::npos) << r.out;
-  EXPECT_NE(r.out.find("lm_head   w4a16/g32 rtn"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("format version 2"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("program: 33 ops (add 4, attention 2, embedding 1, linear 14, logits 1, rms_norm 5, rope 4, "
+                       "swiglu 2), 2 KV caches, bf16 activations"),
+            std::string::npos)
+      << r.out;
+  EXPECT_NE(r.out.find("  model.layers.0.self_attn.k_proj              w4a16/g32 rtn"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("  lm_head                                      w4a16/g32 rtn"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("sm_90a  1 kernels"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("w4a16        15 tensors"), std::string::npos) << r.out;
-  EXPECT_NE(r.out.find("provenance: qcc 0.1.0 (test builder)"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("provenance: qcc 0.2.0 (test builder)"), std::string::npos) << r.out;
   r = sh(kQcc + " inspect --tensors " + path);
   ASSERT_EQ(r.code, 0);
   EXPECT_NE(r.out.find("model.layers.1.mlp.down_proj.weight"), std::string::npos);
@@ -115,9 +120,10 @@ TEST_F(Cli, RunMatchesTheExecutorOnStories260K) {
   ASSERT_TRUE(ckpt.isOk()) << ckpt.message();
   qcc::cpu::ExecutorOptions eo;
   eo.maxSeqLen = 64;
-  auto m = qcc::cpu::LlamaModel::create((*ckpt)->config(), **ckpt, eo);
+  qcc::test::NamedWeights weights(**ckpt);
+  auto m = qcc::cpu::Interpreter::create(qcc::test::llamaProgram((*ckpt)->config(), weights), weights, eo);
   ASSERT_TRUE(m.isOk()) << m.message();
-  qcc::cpu::LlamaSession s(**m);
+  qcc::cpu::Session s(**m);
   auto logits = s.prefill({1, 403, 407});
   ASSERT_TRUE(logits.isOk());
   const int64_t V = (*ckpt)->config().vocabSize;

@@ -1,12 +1,21 @@
 #include "TinyArtifact.h"
 
 #include "runtime/artifact/ArtifactWriter.h"
+#include "../cpu/LlamaProgram.h"
 
 #include <cmath>
 #include <cstring>
 #include <random>
 
 namespace qcc::artifact::testing {
+
+static std::vector<std::string> llamaLinearNames(int64_t layer) {
+  const std::string p = "model.layers." + std::to_string(layer) + ".";
+  return {p + "self_attn.q_proj.weight", p + "self_attn.k_proj.weight", p + "self_attn.v_proj.weight",
+          p + "self_attn.o_proj.weight", p + "mlp.gate_proj.weight",    p + "mlp.up_proj.weight",
+          p + "mlp.down_proj.weight"};
+}
+
 
 void MemoryWeights::add(const std::string &name, DType dtype, std::vector<int64_t> shape, std::vector<uint8_t> bytes) {
   auto &slot = store_[name];
@@ -141,9 +150,17 @@ Expected<ArtifactSpec> llamaSpec(const ModelConfig &config, const WeightProvider
                                  const std::string &tokenizerJson) {
   ArtifactSpec spec;
   spec.config = config;
-  for (const std::string &name : llamaTensorNames(config)) {
+  // The program (test/unit/cpu/LlamaProgram.h) names the tensors in the order
+  // it first reads them: that is the tensor table.
+  qcc::test::NamedWeights named(weights);
+  spec.program = qcc::test::llamaProgram(config, named,
+                                         config.torchDtype == ModelConfig::TorchDtype::Float32 ? program::Precision::F32
+                                                                                                : program::Precision::BF16);
+  for (uint32_t i = 0; i < named.count(); ++i) {
+    auto w = named.weight(i);
+    if (!w) return w.status();
+    const std::string &name = w->name;
     const TensorRef *t = weights.find(name);
-    if (!t) return Status::error("missing tensor '" + name + "'");
     TensorDecl d;
     d.name = name;
     d.shape = t->shape;
@@ -169,9 +186,8 @@ Expected<ArtifactSpec> llamaSpec(const ModelConfig &config, const WeightProvider
     spec.tensors.push_back(std::move(d));
   }
   spec.targets = targets;
-  spec.provenance = {"qcc 0.1.0 (test builder)", format ? "--format " + formats::formatSpecName(*format) : "dense",
+  spec.provenance = {"qcc 0.2.0 (test builder)", format ? "--format " + formats::formatSpecName(*format) : "dense",
                      "sha256:test", "tiny"};
-  QCC_RETURN_IF_ERROR(buildLlamaSchedule(spec));
   return spec;
 }
 
@@ -206,12 +222,11 @@ Status writeLlamaArtifact(const std::string &path, const ModelConfig &config, co
   return (*w)->finish();
 }
 
-TargetDecl fakeTarget(const std::string &target) {
+TargetDecl fakeTarget(const std::string &target, int64_t vocab) {
   TargetDecl t;
   t.target = target;
   KernelDecl k;
   k.name = "qcc_linear_fp8_test";
-  k.op = 2;
   k.sourceHash = "0123456789abcdef";
   k.ptx = "// fake ptx for " + target + "\n.version 8.0\n";
   k.cubin = {0x7f, 'E', 'L', 'F', 1, 2, 3};
@@ -220,6 +235,23 @@ TargetDecl fakeTarget(const std::string &target) {
   k.sharedMemBytes = 16384;
   t.kernels.push_back(k);
   if (target == "sm_90a") t.tileTable = "{\"qcc_tile_table\": 1, \"entries\": []}\n"; // stored as given
+  // A one-launch list: the kernel writes bf16 logits into buffer 0.
+  t.bufferBytesPerRow = {uint64_t(vocab) * 2};
+  t.weights = {{{0}, DeviceWeightLayout::Bf16}};
+  t.caches = {{2, 16}};
+  t.maxSeq = 64;
+  LaunchDecl l;
+  l.name = "test";
+  KernelVariant v;
+  v.kernel = 0;
+  v.grid = {GridDim{1, 1, 1}, GridDim{1, 0, 0}, GridDim{1, 0, 0}};
+  v.grid[0] = {0, 1, 1};
+  v.block = 128;
+  l.variants = {v};
+  l.args = {LaunchArg{ArgKind::TokenIds, 0, 0, 0}, LaunchArg{ArgKind::Weight, 0, 0, 0},
+            LaunchArg{ArgKind::Buffer, 0, 0, 0}, LaunchArg{ArgKind::Rows, 0, 0, 0}};
+  t.launches = {l};
+  t.logits = {ArgKind::Buffer, 0, 0, 0};
   return t;
 }
 

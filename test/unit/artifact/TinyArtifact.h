@@ -46,7 +46,7 @@ std::vector<std::string> llamaTensorNames(const ModelConfig &config);
 
 // The spec of an artifact holding `weights`: dense tensors in their own dtype;
 // linears in `format` (std::nullopt: dense, in their own dtype); a tokenizer
-// blob when `tokenizerJson` is non-empty; the canonical schedule.
+// blob when `tokenizerJson` is non-empty; the program of test/unit/cpu/LlamaProgram.h.
 Expected<ArtifactSpec> llamaSpec(const ModelConfig &config, const WeightProvider &weights,
                                  std::optional<formats::FormatSpec> format,
                                  const std::vector<TargetDecl> &targets = {}, const std::string &tokenizerJson = "");
@@ -71,7 +71,8 @@ inline Expected<ArtifactSpec> tinySpec(const TinyModel &model, std::optional<for
   return llamaSpec(model.config, model.weights, format, targets, tokenizerJson);
 }
 
-// A fake kernel entry for tests of the kernel tables.
-TargetDecl fakeTarget(const std::string &target);
+// A fake kernel entry and a one-launch list for tests of the kernel tables
+// (for a program with `vocab` logits).
+TargetDecl fakeTarget(const std::string &target, int64_t vocab = 96);
 
 } // namespace qcc::artifact::testing

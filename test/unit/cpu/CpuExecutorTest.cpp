@@ -1,10 +1,12 @@
-// The CPU executor against a float64 reimplementation (tiny random model with
-// GQA and llama3 rope scaling), prefill vs decode consistency, the layer-wise
-// API, and each quantized linear format against a float64 evaluation of the
-// same quantized arithmetic.
+// The CPU interpreter on a Llama program against a float64 reimplementation
+// (tiny random model with GQA and llama3 rope scaling), prefill vs decode
+// consistency, running op ranges with an observer, weight replacement, and
+// each quantized linear format against a float64 evaluation of the same
+// quantized arithmetic.
+#include "LlamaProgram.h"
 #include "TinyModel.h"
 
-#include "runtime/cpu/LlamaModel.h"
+#include "runtime/cpu/Interpreter.h"
 #include "runtime/cpu/Sampling.h"
 
 #include <gtest/gtest.h>
@@ -18,16 +20,27 @@ namespace {
 struct Tiny {
   ModelConfig config = test::tinyConfig();
   test::MapWeights weights;
-  std::unique_ptr<LlamaModel> model;
+  std::unique_ptr<test::NamedWeights> named;
+  std::unique_ptr<Interpreter> model;
   explicit Tiny(ActDType act = ActDType::F32, int threads = 2, bool tied = false) {
     config.tieWordEmbeddings = tied;
     test::fillRandomWeights(config, weights, 42);
+    named = std::make_unique<test::NamedWeights>(weights);
     ExecutorOptions o;
     o.actDtype = act;
     o.numThreads = threads;
-    auto m = LlamaModel::create(config, weights, o);
+    auto m = Interpreter::create(test::llamaProgram(config, *named), *named, o);
     EXPECT_TRUE(m.isOk()) << (m ? "" : m.message());
     if (m) model = std::move(*m);
+  }
+  // The tensor index of a weight by its Hugging Face name.
+  uint32_t t(const std::string &name) const { return named->index(name); }
+  // The Linear ops' names, in program order.
+  std::vector<std::string> linearNames() const {
+    std::vector<std::string> n;
+    for (const program::Op &op : model->program().ops)
+      if (op.kind == program::OpKind::Linear) n.push_back(op.name);
+    return n;
   }
 };
 
@@ -57,7 +70,7 @@ TEST(CpuExecutor, MatchesFloat64ReferenceWithGqaAndLlama3Rope) {
 
 TEST(CpuExecutor, RopeFrequenciesFollowLlama3Bands) {
   ModelConfig c = test::tinyConfig();
-  std::vector<float> f = ropeInvFrequencies(c);
+  std::vector<float> f = ropeInvFrequencies(c.headDim, c.ropeTheta, c.ropeScaling);
   ASSERT_EQ(f.size(), 8u);
   for (size_t i = 0; i < f.size(); ++i) {
     double base = std::pow(10000.0, -2.0 * i / 16);
@@ -67,18 +80,18 @@ TEST(CpuExecutor, RopeFrequenciesFollowLlama3Bands) {
     else EXPECT_TRUE(f[i] < base && f[i] > base / 8);            // smoothed band
   }
   c.ropeScaling.enabled = false;
-  EXPECT_NEAR(ropeInvFrequencies(c)[7], std::pow(10000.0, -14.0 / 16), 1e-9);
+  EXPECT_NEAR(ropeInvFrequencies(c.headDim, c.ropeTheta, c.ropeScaling)[7], std::pow(10000.0, -14.0 / 16), 1e-9);
 }
 
 TEST(CpuExecutor, PrefillEqualsTokenByTokenDecode) {
   for (ActDType act : {ActDType::F32, ActDType::BF16}) {
     Tiny m(act);
     auto tokens = someTokens(23, m.config.vocabSize, 2);
-    LlamaSession a(*m.model);
+    Session a(*m.model);
     auto all = a.prefill(tokens);
     ASSERT_TRUE(all.isOk());
     EXPECT_EQ(a.position(), 23);
-    LlamaSession b(*m.model);
+    Session b(*m.model);
     std::vector<float> stepwise;
     for (int64_t t : tokens) {
       auto l = b.decode(t);
@@ -87,7 +100,7 @@ TEST(CpuExecutor, PrefillEqualsTokenByTokenDecode) {
     }
     EXPECT_LT(relError(stepwise, *all), 1e-5) << actDTypeName(act);
     // Prefill in two chunks, then decode.
-    LlamaSession c(*m.model);
+    Session c(*m.model);
     std::vector<int64_t> first(tokens.begin(), tokens.begin() + 10), rest(tokens.begin() + 10, tokens.end());
     auto l1 = c.prefill(first);
     auto l2 = c.prefill(rest);
@@ -121,68 +134,68 @@ TEST(CpuExecutor, Bf16ActivationsAreRoundedAndClose) {
   EXPECT_LT(err, 0.05); // but the same model
 }
 
-TEST(CpuExecutor, LayerwiseApiWithObserverMatchesForward) {
+TEST(CpuExecutor, OpRangesWithObserverMatchForward) {
   Tiny m;
   auto tokens = someTokens(12, m.config.vocabSize, 5);
   auto full = m.model->forward(tokens);
   ASSERT_TRUE(full.isOk());
-  auto h = m.model->embed(tokens);
-  ASSERT_TRUE(h.isOk());
+  auto frame = m.model->newFrame(tokens, 0);
+  ASSERT_TRUE(frame.isOk());
   std::vector<std::string> seen;
-  LayerObserver obs = [&](const std::string &name, const float *x, int64_t rows, int64_t cols) {
-    seen.push_back(name);
+  LinearObserver obs = [&](const program::Op &op, size_t, const float *x, int64_t rows, int64_t cols) {
+    seen.push_back(op.name);
     EXPECT_EQ(rows, 12);
-    auto shape = m.model->linearShape(name);
-    ASSERT_TRUE(shape.has_value()) << name;
-    EXPECT_EQ(cols, shape->second) << name;
+    const Linear *l = m.model->linear(op.weights[0]);
+    ASSERT_NE(l, nullptr) << op.name;
+    EXPECT_EQ(cols, l->K) << op.name;
     EXPECT_TRUE(std::isfinite(x[rows * cols - 1]));
   };
-  for (int l = 0; l < m.config.numLayers; ++l) ASSERT_TRUE(m.model->runLayer(l, *h, &obs).isOk());
-  auto logits = m.model->finalLogits(*h);
-  ASSERT_TRUE(logits.isOk());
-  EXPECT_LT(relError(*logits, *full), 1e-6);
-  std::vector<std::string> names = m.model->linearNames();
-  names.pop_back(); // lm_head is not observed by runLayer
-  EXPECT_EQ(seen, names);
-  EXPECT_FALSE(m.model->runLayer(2, *h, nullptr).isOk());
-  std::vector<float> bad(63);
-  EXPECT_FALSE(m.model->runLayer(0, bad, nullptr).isOk());
+  // Two ranges, as block-by-block calibration runs them.
+  const size_t mid = m.model->program().ops.size() / 2, end = m.model->program().ops.size();
+  KvCaches caches = m.model->newCaches(frame->T);
+  ASSERT_TRUE(m.model->run(0, mid, *frame, caches, &obs).isOk());
+  ASSERT_TRUE(m.model->run(mid, end, *frame, caches, &obs).isOk());
+  EXPECT_LT(relError(frame->data[m.model->program().logits], *full), 1e-6);
+  EXPECT_EQ(seen, m.linearNames()); // the head is a Logits op, not observed
+  EXPECT_FALSE(m.model->newFrame({}, 0).isOk());
+  EXPECT_FALSE(m.model->newFrame(tokens, 120).isOk()); // past the 128 positions
 }
 
-TEST(CpuExecutor, WeightReplacementByName) {
+TEST(CpuExecutor, WeightReplacementByTensor) {
   Tiny m;
-  const std::string name = "model.layers.1.mlp.down_proj";
-  std::vector<float> w = m.model->denseLinearWeights(name + ".weight");
-  ASSERT_EQ(w, m.weights.get(name + ".weight"));
+  const std::string name = "model.layers.1.mlp.down_proj.weight";
+  std::vector<float> w = m.model->denseLinearWeights(m.t(name));
+  ASSERT_EQ(w, m.weights.get(name));
   auto tokens = someTokens(9, m.config.vocabSize, 6);
   auto before = m.model->forward(tokens);
   // Scaling a norm weight by s and the linears it feeds by 1/s is exact up to rounding.
-  std::vector<float> g = m.model->normWeight("model.layers.1.post_attention_layernorm");
+  const uint32_t norm = m.t("model.layers.1.post_attention_layernorm.weight");
+  std::vector<float> g = *m.model->normWeight(norm);
   ASSERT_EQ(g.size(), 64u);
   for (auto &x : g) x *= 2.0f;
-  ASSERT_TRUE(m.model->setNormWeight("model.layers.1.post_attention_layernorm", g).isOk());
-  for (const char *lin : {"model.layers.1.mlp.gate_proj", "model.layers.1.mlp.up_proj"}) {
-    std::vector<float> lw = m.model->denseLinearWeights(lin);
+  ASSERT_TRUE(m.model->setNormWeight(norm, g).isOk());
+  for (const char *lin : {"model.layers.1.mlp.gate_proj.weight", "model.layers.1.mlp.up_proj.weight"}) {
+    std::vector<float> lw = m.model->denseLinearWeights(m.t(lin));
     for (auto &x : lw) x *= 0.5f;
-    ASSERT_TRUE(m.model->setDenseLinear(lin, lw).isOk());
+    ASSERT_TRUE(m.model->setDenseLinear(m.t(lin), lw).isOk());
   }
   auto after = m.model->forward(tokens);
   EXPECT_LT(relError(*after, *before), 1e-6);
   // Quantized replacement and errors.
   auto q = formats::quantizeLinear(w.data(), 64, 96, {formats::Format::W4A16, 32});
   ASSERT_TRUE(q.isOk());
-  EXPECT_TRUE(m.model->setLinear(name, *q).isOk());
-  EXPECT_EQ(m.model->linearFormat(name), formats::Format::W4A16);
-  EXPECT_EQ(m.model->denseLinearWeights(name), formats::dequantize(*q));
-  EXPECT_FALSE(m.model->setLinear("model.layers.0.mlp.gate_proj", *q).isOk()); // shape
-  EXPECT_FALSE(m.model->setLinear("model.layers.9.mlp.down_proj", *q).isOk());
-  EXPECT_FALSE(m.model->setDenseLinear(name, std::vector<float>(5)).isOk());
-  EXPECT_FALSE(m.model->setNormWeight("model.norm", std::vector<float>(5)).isOk());
+  EXPECT_TRUE(m.model->setLinear(m.t(name), *q).isOk());
+  EXPECT_EQ(m.model->linear(m.t(name))->format, formats::Format::W4A16);
+  EXPECT_EQ(m.model->denseLinearWeights(m.t(name)), formats::dequantize(*q));
+  EXPECT_FALSE(m.model->setLinear(m.t("model.layers.0.mlp.gate_proj.weight"), *q).isOk()); // shape
+  EXPECT_FALSE(m.model->setLinear(norm, *q).isOk()); // not a linear weight
+  EXPECT_FALSE(m.model->setDenseLinear(m.t(name), std::vector<float>(5)).isOk());
+  EXPECT_FALSE(m.model->setNormWeight(m.t("model.norm.weight"), std::vector<float>(5)).isOk());
 }
 
 TEST(CpuExecutor, BadInputsAreErrors) {
   Tiny m;
-  LlamaSession s(*m.model);
+  Session s(*m.model);
   EXPECT_FALSE(s.prefill({}).isOk());
   auto r = s.prefill({1, 97});
   ASSERT_FALSE(r.isOk());
@@ -195,17 +208,35 @@ TEST(CpuExecutor, BadInputsAreErrors) {
   // Missing and misshapen tensors.
   test::MapWeights partial;
   ModelConfig c = test::tinyConfig();
-  auto e = LlamaModel::create(c, partial, {});
+  test::NamedWeights none(partial);
+  auto e = Interpreter::create(test::llamaProgram(c, none), none, {});
   ASSERT_FALSE(e.isOk());
-  EXPECT_NE(e.message().find("tensor 'model.embed_tokens.weight' is missing"), std::string::npos);
+  EXPECT_NE(e.message().find("tensor 'model.embed_tokens.weight' is missing"), std::string::npos) << e.message();
   test::MapWeights wrong;
   test::fillRandomWeights(c, wrong, 1);
   wrong.add("model.layers.1.self_attn.k_proj.weight", {64, 64}, std::vector<float>(64 * 64));
-  e = LlamaModel::create(c, wrong, {});
+  test::NamedWeights bad(wrong);
+  e = Interpreter::create(test::llamaProgram(c, bad), bad, {});
   ASSERT_FALSE(e.isOk());
-  EXPECT_NE(e.message().find("has shape [64, 64], expected [32, 64]"), std::string::npos);
-  c.numKvHeads = 3;
-  EXPECT_FALSE(LlamaModel::create(c, wrong, {}).isOk());
+  EXPECT_NE(e.message().find("model.layers.1.self_attn.k_proj): weight [64, 64] does not map width 64 to 32"),
+            std::string::npos)
+      << e.message();
+  c.numKvHeads = 3; // 4 query heads are not a multiple
+  test::NamedWeights good(wrong);
+  e = Interpreter::create(test::llamaProgram(c, good), good, {});
+  ASSERT_FALSE(e.isOk());
+  EXPECT_NE(e.message().find("are not a multiple of 3 key/value heads"), std::string::npos) << e.message();
+}
+
+TEST(CpuExecutor, NonFiniteValuesStopWithTheOpsName) {
+  Tiny m;
+  std::vector<float> g = *m.model->normWeight(m.t("model.layers.1.input_layernorm.weight"));
+  g[5] = NAN;
+  ASSERT_TRUE(m.model->setNormWeight(m.t("model.layers.1.input_layernorm.weight"), g).isOk());
+  auto r = m.model->forward(someTokens(4, m.config.vocabSize, 2));
+  ASSERT_FALSE(r.isOk());
+  EXPECT_NE(r.message().find("non-finite value (nan) in the output of op"), std::string::npos) << r.message();
+  EXPECT_NE(r.message().find("rms_norm model.layers.1.input_layernorm"), std::string::npos) << r.message();
 }
 
 //===----------------------------------------------------------------------===//
@@ -309,14 +340,14 @@ TEST(CpuExecutor, QuantizedModelMatchesItsDequantizedTwin) {
                                    {formats::Format::INT8, 0},
                                    {formats::Format::W4A16, 32}}) {
     Tiny q, twin;
-    for (const std::string &name : q.model->linearNames()) {
-      if (name == "lm_head") continue;
-      auto shape = *q.model->linearShape(name);
-      std::vector<float> w = q.model->denseLinearWeights(name);
-      auto ql = formats::quantizeLinear(w.data(), shape.first, shape.second, spec);
+    for (const std::string &name : q.linearNames()) {
+      const uint32_t t = q.t(name + ".weight");
+      const Linear *l = q.model->linear(t);
+      std::vector<float> w = q.model->denseLinearWeights(t);
+      auto ql = formats::quantizeLinear(w.data(), l->N, l->K, spec);
       ASSERT_TRUE(ql.isOk());
-      ASSERT_TRUE(twin.model->setDenseLinear(name, formats::dequantize(*ql)).isOk());
-      ASSERT_TRUE(q.model->setLinear(name, std::move(*ql)).isOk());
+      ASSERT_TRUE(twin.model->setDenseLinear(t, formats::dequantize(*ql)).isOk());
+      ASSERT_TRUE(q.model->setLinear(t, std::move(*ql)).isOk());
     }
     auto logits = q.model->forward(tokens), ref = twin.model->forward(tokens);
     ASSERT_TRUE(logits.isOk() && ref.isOk());

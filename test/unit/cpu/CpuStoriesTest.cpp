@@ -1,7 +1,9 @@
 // stories260K (../shared/models, float32, GQA 8:4, tied embeddings) through the
-// checkpoint reader and the CPU executor.
+// checkpoint reader and the CPU interpreter (on the test's Llama program).
+#include "LlamaProgram.h"
+
 #include "frontends/llama/Checkpoint.h"
-#include "runtime/cpu/LlamaModel.h"
+#include "runtime/cpu/Interpreter.h"
 #include "runtime/cpu/Sampling.h"
 
 #include <gtest/gtest.h>
@@ -14,10 +16,11 @@ using namespace qcc::cpu;
 TEST(CpuStories, GreedyDecodeIsConsistentAndPlausible) {
   auto ckpt = Checkpoint::open(QCC_SHARED_DIR "/models/stories260K");
   if (!ckpt) GTEST_SKIP() << ckpt.message();
-  auto model = LlamaModel::create((*ckpt)->config(), **ckpt, {});
+  test::NamedWeights weights(**ckpt);
+  auto model = Interpreter::create(test::llamaProgram((*ckpt)->config(), weights), weights, {});
   ASSERT_TRUE(model.isOk()) << model.message();
   EXPECT_EQ((*model)->actDtype(), ActDType::F32); // float32 checkpoint
-  LlamaSession s(**model);
+  Session s(**model);
   std::vector<int64_t> ids = {1};
   auto logits = s.prefill(ids);
   ASSERT_TRUE(logits.isOk());

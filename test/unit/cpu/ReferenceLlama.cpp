@@ -1,4 +1,4 @@
-#include "runtime/cpu/ReferenceLlama.h"
+#include "ReferenceLlama.h"
 
 #include <algorithm>
 #include <cmath>

@@ -16,13 +16,16 @@
 //   * the bf16 model in its default bf16 mode: 2x the error transformers' own
 //     all-bfloat16 run makes against the float32 truth on the same inputs
 //     (`bf16_relerr` in the golden file). qcc rounds to bf16 at the same places
-//     (runtime/cpu/LlamaModel.h), so it makes rounding noise of the same kind and
+//     (runtime/cpu/Interpreter.h), so it makes rounding noise of the same kind and
 //     size, but not bit-identical noise (fp32 accumulation order, sdpa vs ours).
 //     The same bound applies to the distance from transformers' bf16 logits.
 #include "frontends/llama/Checkpoint.h"
+#include "frontends/llama/Importer.h"
 #include "frontends/llama/Safetensors.h"
 #include "frontends/llama/TokenIds.h"
-#include "runtime/cpu/LlamaModel.h"
+#include "passes/Passes.h"
+#include "passes/ToProgram.h"
+#include "runtime/cpu/Interpreter.h"
 #include "runtime/cpu/Sampling.h"
 #include "runtime/formats/Formats.h"
 
@@ -133,7 +136,7 @@ void report(const std::string &what, const Comparison &c) {
 
 // Runs every golden sequence through forward() and through a Session (prefill of
 // the first half, then decode) and checks both against `ref` ([S, T, V]).
-void checkModel(const std::string &label, const LlamaModel &model, const Golden &g,
+void checkModel(const std::string &label, const Interpreter &model, const Golden &g,
                 const std::vector<float> &ref, double bound) {
   Comparison full, cached;
   for (int64_t s = 0; s < g.S; ++s) {
@@ -145,7 +148,7 @@ void checkModel(const std::string &label, const LlamaModel &model, const Golden 
     ASSERT_EQ(int64_t(logits->size()), g.T * g.V);
     compare(logits->data(), r, g.T, g.V, bound, full);
 
-    LlamaSession session(model);
+    Session session(model);
     int64_t half = g.T / 2;
     auto pre = session.prefill(std::vector<int64_t>(ids.begin(), ids.begin() + half));
     ASSERT_TRUE(pre.isOk()) << pre.message();
@@ -174,10 +177,18 @@ std::unique_ptr<Checkpoint> openCheckpoint(const std::string &dir) {
   return ckpt ? std::move(*ckpt) : nullptr;
 }
 
-std::unique_ptr<LlamaModel> makeModel(const Checkpoint &ckpt, std::optional<ActDType> act) {
+// The product's path: the checkpoint imported as qcc IR, its graph translated
+// to the CPU program and run by the interpreter.
+std::unique_ptr<Interpreter> makeModel(const Checkpoint &ckpt, std::optional<ActDType> act) {
+  mlir::DialectRegistry registry;
+  registerQccDialects(registry);
+  mlir::MLIRContext context(registry);
+  auto module = importLlama(context, ckpt, {});
+  EXPECT_TRUE(module.isOk()) << module.message();
+  if (!module) return nullptr;
   ExecutorOptions opts;
   opts.actDtype = act;
-  auto model = LlamaModel::create(ckpt.config(), ckpt, opts);
+  auto model = interpretModule(**module, opts);
   EXPECT_TRUE(model.isOk()) << model.message();
   return model ? std::move(*model) : nullptr;
 }
@@ -208,7 +219,7 @@ TEST(GoldenLogits, Stories260KGreedyIds) {
   auto model = makeModel(*ckpt, std::nullopt);
   ASSERT_TRUE(model);
   const int64_t V = ckpt->config().vocabSize;
-  LlamaSession session(*model);
+  Session session(*model);
   auto logits = session.prefill({1});
   ASSERT_TRUE(logits.isOk()) << logits.message();
   std::vector<int64_t> got;

@@ -1,5 +1,7 @@
-// End-to-end sequential calibration + quantization on a tiny random Llama.
+// End-to-end sequential calibration + quantization on a tiny random Llama
+// program (test/unit/cpu/LlamaProgram.h), run by the CPU interpreter.
 #include "quant/Calibrate.h"
+#include "../cpu/LlamaProgram.h"
 #include "TestUtil.h"
 
 #include <gtest/gtest.h>
@@ -22,7 +24,7 @@ public:
     const int64_t D = c.hiddenSize, F = c.intermediateSize, V = c.vocabSize;
     const int64_t qDim = c.numHeads * c.headDim, kvDim = c.numKvHeads * c.headDim;
     uint32_t s = seed;
-    add("model.embed_tokens.weight", {V, D}, test::randn(V * D, s++));
+    add("model.embed_tokens.weight", {V, D}, qcc::quant::test::randn(V * D, s++));
     for (int64_t l = 0; l < c.numLayers; ++l) {
       const std::string p = "model.layers." + std::to_string(l) + ".";
       add(p + "input_layernorm.weight", {D}, norm(D, s++));
@@ -46,12 +48,12 @@ public:
 private:
   // Norm weights with a few large channels: outlier activations, as in LLMs.
   static std::vector<float> norm(int64_t D, uint32_t seed) {
-    std::vector<float> w = test::randn(D, seed, 0.2f);
+    std::vector<float> w = qcc::quant::test::randn(D, seed, 0.2f);
     for (int64_t j = 0; j < D; ++j) w[j] = 1.0f + w[j] + (j % 13 == 5 ? 8.0f : 0.0f);
     return w;
   }
   void linear(const std::string &name, int64_t N, int64_t K, uint32_t seed) {
-    add(name, {N, K}, test::randn(N * K, seed, 1.0f / std::sqrt(static_cast<float>(K))));
+    add(name, {N, K}, qcc::quant::test::randn(N * K, seed, 1.0f / std::sqrt(static_cast<float>(K))));
   }
   void add(const std::string &name, std::vector<int64_t> shape, std::vector<float> data) {
     data_[name] = std::move(data);
@@ -100,16 +102,17 @@ struct Fixture {
     auto m = fresh();
     for (const auto &s : heldOut) refLogits.push_back(m->forward(s).value());
   }
-  std::unique_ptr<cpu::LlamaModel> fresh() const {
+  std::unique_ptr<cpu::Interpreter> fresh() const {
     cpu::ExecutorOptions o;
     o.actDtype = cpu::ActDType::F32;
     o.numThreads = 1;
-    auto m = cpu::LlamaModel::create(config, weights, o);
+    qcc::test::NamedWeights named(weights);
+    auto m = cpu::Interpreter::create(qcc::test::llamaProgram(config, named), named, o);
     EXPECT_TRUE(m) << m.message();
     return std::move(m.value());
   }
   // ||logits - ref|| / ||ref|| over the held-out sequences.
-  double logitError(const cpu::LlamaModel &m) const {
+  double logitError(const cpu::Interpreter &m) const {
     double num = 0, den = 0;
     for (size_t i = 0; i < heldOut.size(); ++i) {
       std::vector<float> l = m.forward(heldOut[i]).value();
@@ -125,7 +128,9 @@ struct Fixture {
   double run(const LinearPlan &p, CalibrationReport *report = nullptr) const {
     auto m = fresh();
     CalibrationOptions o;
-    o.planFor = [&](const std::string &name) { return name == "lm_head" ? LinearPlan{} : p; };
+    o.planFor = [&](size_t, const program::Op &op) {
+      return op.kind == program::OpKind::Logits ? LinearPlan{} : p;
+    };
     auto r = calibrateAndQuantize(*m, calib, o);
     EXPECT_TRUE(r) << r.message();
     if (report && r) *report = r.value();
@@ -212,11 +217,11 @@ TEST(Calibrate, BadInputIsAnError) {
   auto m = fx.fresh();
   CalibrationOptions o;
   EXPECT_FALSE(calibrateAndQuantize(*m, fx.calib, o)); // no plan
-  o.planFor = [](const std::string &) { return plan(FormatSpec{Format::W4A16, 48}, Method::RTN); };
+  o.planFor = [](size_t, const program::Op &) { return plan(FormatSpec{Format::W4A16, 48}, Method::RTN); };
   auto r = calibrateAndQuantize(*m, fx.calib, o);
   ASSERT_FALSE(r);
   EXPECT_NE(r.message().find("group size 48"), std::string::npos) << r.message();
-  o.planFor = [](const std::string &) { return plan(FormatSpec{Format::INT8, 0}, Method::GPTQ); };
+  o.planFor = [](size_t, const program::Op &) { return plan(FormatSpec{Format::INT8, 0}, Method::GPTQ); };
   EXPECT_FALSE(calibrateAndQuantize(*m, {{}}, o));
   EXPECT_FALSE(calibrateAndQuantize(*m, {{1, 2, 100000}}, o));
   EXPECT_FALSE(calibrateAndQuantize(*m, {}, o));

@@ -4,6 +4,7 @@
 // Its down_proj has 172 input channels, which no int4 group size of interest
 // divides: the w4a16 plans below leave it in bf16 (the format-selection pass
 // makes that choice in the compiler).
+#include "../cpu/LlamaProgram.h"
 #include "frontends/llama/Checkpoint.h"
 #include "quant/Calibrate.h"
 
@@ -36,7 +37,7 @@ struct Stories {
     // Temperature-1 samples from BOS (id 1), 48 tokens each.
     std::mt19937 rng(2024);
     for (int s = 0; s < 20; ++s) {
-      cpu::LlamaSession sess(*m);
+      cpu::Session sess(*m);
       std::vector<int64_t> ids = {1};
       std::vector<float> logits = sess.prefill(ids).value();
       while (ids.size() < 48) {
@@ -52,10 +53,11 @@ struct Stories {
     for (const auto &s : heldOut) refLogits.push_back(m->forward(s).value());
   }
 
-  std::unique_ptr<cpu::LlamaModel> fresh() const {
+  std::unique_ptr<cpu::Interpreter> fresh() const {
     cpu::ExecutorOptions o;
     o.numThreads = 1;
-    return std::move(cpu::LlamaModel::create(ckpt->config(), *ckpt, o).value());
+    qcc::test::NamedWeights named(*ckpt);
+    return std::move(cpu::Interpreter::create(qcc::test::llamaProgram(ckpt->config(), named), named, o).value());
   }
 
   // Mean next-token negative log-likelihood on the held-out samples.
@@ -73,7 +75,7 @@ struct Stories {
   struct Score {
     double nll, relErr;
   };
-  Score score(const cpu::LlamaModel &m) const {
+  Score score(const cpu::Interpreter &m) const {
     double n = 0, num = 0, den = 0;
     for (size_t i = 0; i < heldOut.size(); ++i) {
       std::vector<float> l = m.forward(heldOut[i]).value();
@@ -90,7 +92,7 @@ struct Stories {
   Score run(std::function<LinearPlan(const std::string &)> planFor) const {
     auto m = fresh();
     CalibrationOptions o;
-    o.planFor = std::move(planFor);
+    o.planFor = [&](size_t, const program::Op &op) { return planFor(op.name); };
     auto r = calibrateAndQuantize(*m, calib, o);
     EXPECT_TRUE(r) << r.message();
     for (const LinearReport &l : r->linears) { // only AWQ's o_proj (GQA) may carry a remark
