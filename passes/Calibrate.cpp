@@ -28,7 +28,7 @@ struct CalibratePass : impl::QccCalibrateBase<CalibratePass> {
     recordPass(getOperation(), *this);
     ModuleOp module = getOperation();
     auto fail = [&](const std::string &message) {
-      module.emitError("qcc-calibrate: ") << message;
+      mlir::emitError(module.getLoc(), "qcc-calibrate: ") << message;
       signalPassFailure();
     };
     auto config = modelConfigOf(module);

@@ -55,7 +55,7 @@ struct FoldSmoothQuantPass : impl::QccFoldSmoothQuantBase<FoldSmoothQuantPass> {
     recordPass(getOperation(), *this);
     ModuleOp module = getOperation();
     auto fail = [&](const std::string &message) {
-      module.emitError("qcc-fold-smoothquant: ") << message;
+      mlir::emitError(module.getLoc(), "qcc-fold-smoothquant: ") << message;
       signalPassFailure();
     };
     if (!(alpha >= 0.0 && alpha <= 1.0)) return fail("alpha must be in [0, 1]");

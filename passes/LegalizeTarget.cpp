@@ -29,7 +29,7 @@ struct LegalizeTargetPass : impl::QccLegalizeTargetBase<LegalizeTargetPass> {
     recordPass(getOperation(), *this);
     ModuleOp module = getOperation();
     auto fail = [&](const std::string &m) {
-      module.emitError("qcc-legalize-target: ") << m;
+      mlir::emitError(module.getLoc(), "qcc-legalize-target: ") << m;
       signalPassFailure();
     };
     Expected<std::vector<TargetInfo>> list = parseTargetList(targets);

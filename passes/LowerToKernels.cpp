@@ -34,7 +34,8 @@ using cuda::KernelSpec;
 Status gemmLegal(const cuda::GpuTarget &target, GemmFormat format, int64_t k, int64_t group) {
   if (format == GemmFormat::FP8 && !target.hasFp8Mma)
     return Status::error(std::string("format fp8 (W8A8) needs fp8 tensor cores (sm_89 or newer); target ") +
-                         target.name + " runs fp8 only as weights with bf16 activations (--fp8-weight-only)");
+                         target.name + " has none: use w4a16 or int8, or allow fp8 weights with bf16 math "
+                         "(--fp8-weight-only)");
   if (format == GemmFormat::W4A16 && (group <= 0 || group % 128 != 0 || k % group != 0))
     return Status::error("w4a16 group size " + std::to_string(group) +
                          " is not supported by the CUDA kernels (they need a multiple of 128 dividing k = " +
@@ -76,16 +77,31 @@ int blockFor(int64_t width) {
   return 32;
 }
 
-std::string layerOf(Operation *op) {
+// The source layers of a GEMM, '|'-separated (the artifact's launch name).
+std::string gemmLayerName(Operation *op) {
   if (auto l = dyn_cast<LinearOp>(op)) return l.getLayer().str();
   if (auto l = dyn_cast<FusedLinearOp>(op)) return llvm::join(l.getLayers().getAsValueRange<StringAttr>(), "|");
-  if (isa<LogitsOp>(op)) return "lm_head";
+  return "lm_head";
+}
+
+// Names what an error is about: "layer model.layers.0.mlp.down_proj",
+// "layers ...q_proj, ...k_proj", the op's NameLoc from the importer, or the op.
+std::string layerOf(Operation *op) {
+  if (auto l = dyn_cast<LinearOp>(op)) return "layer " + l.getLayer().str();
+  if (auto l = dyn_cast<FusedLinearOp>(op))
+    return "layers " + llvm::join(l.getLayers().getAsValueRange<StringAttr>(), ", ");
+  if (isa<LogitsOp>(op)) return "layer lm_head";
+  if (auto g = dyn_cast<qcck::GemmOp>(op)) {
+    std::string layers = g.getLayer().str();
+    std::replace(layers.begin(), layers.end(), '|', ',');
+    return (layers.find(',') == std::string::npos ? "layer " : "layers ") + layers;
+  }
   Location loc = op->getLoc();
   if (auto f = dyn_cast<FusedLoc>(loc))
     for (Location l : f.getLocations())
-      if (auto n = dyn_cast<NameLoc>(l)) return n.getName().str();
-  if (auto n = dyn_cast<NameLoc>(loc)) return n.getName().str();
-  return op->getName().getStringRef().str();
+      if (auto n = dyn_cast<NameLoc>(l)) return "layer " + n.getName().str();
+  if (auto n = dyn_cast<NameLoc>(loc)) return "layer " + n.getName().str();
+  return "op " + op->getName().getStringRef().str();
 }
 
 // The variants of a kernel (one, or a decode and a prefill GEMM tile), each
@@ -95,7 +111,7 @@ LogicalResult variantsFor(Operation *op, KernelSpec spec, const Lowering &L, Arr
   SmallVector<Attribute> out;
   auto check = [&](const KernelSpec &s) -> bool {
     auto gen = cuda::generateKernel(s, *L.target);
-    if (!gen) op->emitError() << "layer " << layerOf(op) << ": " << gen.message() << " (target " << L.target->name << ")";
+    if (!gen) op->emitError() << layerOf(op) << ": " << gen.message() << " (target " << L.target->name << ")";
     return gen.isOk();
   };
   if (spec.kind == KernelKind::Gemm) {
@@ -142,7 +158,7 @@ FailureOr<Value> buildGemm(Operation *op, ConversionPatternRewriter &rw, const L
   for (Value w : weights) n += cast<RankedTensorType>(w.getType()).getDimSize(0);
   const int64_t group = *gf == GemmFormat::W4A16 ? format.getGroupSize() : 128;
   if (Status s = gemmLegal(*L.target, *gf, k, group); !s)
-    return op->emitError() << "layer " << layerOf(op) << ": " << s.message(), failure();
+    return op->emitError() << layerOf(op) << ": " << s.message(), failure();
   const bool wantCodes = *gf == GemmFormat::INT8 || *gf == GemmFormat::FP8;
   if (wantCodes && !scales) { // the quantization qcc-fuse would have made explicit
     KernelSpec q;
@@ -167,7 +183,7 @@ FailureOr<Value> buildGemm(Operation *op, ConversionPatternRewriter &rw, const L
   auto gemm = qcck::GemmOp::create(rw, op->getLoc(), type, a, scales, weights, residual, ArrayAttr(),
                                    rw.getI64IntegerAttr(int64_t(*gf)), rw.getI64IntegerAttr(n),
                                    rw.getI64IntegerAttr(k), rw.getI64IntegerAttr(group),
-                                   rw.getStringAttr(layerOf(op)));
+                                   rw.getStringAttr(gemmLayerName(op)));
   auto spec = cuda::kernelSpecOf(gemm, {}, L.maxSeq);
   ArrayAttr v;
   if (!spec || failed(variantsFor(gemm, *spec, L, v))) return failure();
@@ -449,7 +465,7 @@ struct LowerToKernelsPass : impl::QccLowerToKernelsBase<LowerToKernelsPass> {
     ModuleOp module = getOperation();
     recordPass(module, *this);
     auto fail = [&](const std::string &m) {
-      module.emitError("qcc-lower-to-kernels: ") << m;
+      mlir::emitError(module.getLoc(), "qcc-lower-to-kernels: ") << m;
       signalPassFailure();
     };
     auto list = parseTargetList(targets);

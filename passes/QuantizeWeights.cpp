@@ -60,7 +60,7 @@ struct QuantizeWeightsPass : impl::QccQuantizeWeightsBase<QuantizeWeightsPass> {
     recordPass(getOperation(), *this);
     ModuleOp module = getOperation();
     auto fail = [&](const std::string &message) {
-      module.emitError("qcc-quantize-weights: ") << message;
+      mlir::emitError(module.getLoc(), "qcc-quantize-weights: ") << message;
       signalPassFailure();
     };
     auto parsedMethod = quant::parseMethod(method);

@@ -145,7 +145,7 @@ struct SelectFormatsPass : impl::QccSelectFormatsBase<SelectFormatsPass> {
     std::string error;
     auto defaultParsed = parseFormat(defaultFormat, groupSize, error);
     if (failed(defaultParsed)) {
-      getOperation().emitError("qcc-select-formats: ") << error;
+      mlir::emitError(getOperation().getLoc(), "qcc-select-formats: ") << error;
       return signalPassFailure();
     }
     std::vector<FormatRule> ruleList;
@@ -153,13 +153,13 @@ struct SelectFormatsPass : impl::QccSelectFormatsBase<SelectFormatsPass> {
       auto [pattern, format] = StringRef(r).rsplit('=');
       auto rule = makeRule(pattern, format, groupSize, error);
       if (failed(rule) || format.empty()) {
-        getOperation().emitError("qcc-select-formats: bad rule '") << r << "': " << error;
+        mlir::emitError(getOperation().getLoc(), "qcc-select-formats: bad rule '") << r << "': " << error;
         return signalPassFailure();
       }
       ruleList.push_back(std::move(*rule));
     }
     if (!rulesFile.empty() && failed(readRulesFile(rulesFile, groupSize, ruleList, error))) {
-      getOperation().emitError("qcc-select-formats: ") << error;
+      mlir::emitError(getOperation().getLoc(), "qcc-select-formats: ") << error;
       return signalPassFailure();
     }
 

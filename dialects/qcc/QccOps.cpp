@@ -295,6 +295,5 @@ LogicalResult QuantizeOp::verify() {
 }
 
 LogicalResult SwiGLUQuantizeOp::verify() {
-  if (getGate().getType() != getUp().getType()) return emitOpError("gate and up must have one type");
   return verifyActivationCodes(*this, getFormat(), getGate().getType(), getCodes().getType(), getScales().getType());
 }

@@ -115,12 +115,17 @@ LogicalResult SliceOp::verify() {
   return success();
 }
 
-LogicalResult RMSNormOp::verify() {
-  const size_t want = getQuant() == 0 ? 1 : 2;
-  if (getResults().size() != want)
-    return emitOpError() << "quant " << getQuant() << " gives " << want << " results";
+// quant 0: one bf16 result; 1 (int8) or 2 (fp8): codes and per-token scales.
+static LogicalResult verifyQuantResults(Operation *op, int64_t quant) {
+  if (quant < 0 || quant > 2) return op->emitOpError() << "unknown quant " << quant << " (0 none, 1 int8, 2 fp8)";
+  const size_t want = quant == 0 ? 1 : 2;
+  if (op->getNumResults() != want) return op->emitOpError() << "quant " << quant << " gives " << want << " results";
   return success();
 }
+
+LogicalResult RMSNormOp::verify() { return verifyQuantResults(*this, getQuant()); }
+
+LogicalResult SwiGLUOp::verify() { return verifyQuantResults(*this, getQuant()); }
 
 LogicalResult GemmOp::verify() {
   if (getWeights().empty()) return emitOpError("needs at least one weight");

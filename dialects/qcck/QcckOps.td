@@ -204,6 +204,7 @@ def Qcck_SwiGLUOp : Qcck_LaunchOp<"swiglu", [Pure]> {
                        I64Attr:$ldg, I64Attr:$ldu, I64Attr:$quant, I64Attr:$threads);
   let results = (outs Variadic<AnyRankedTensor>:$results);
   let assemblyFormat = "$gate `,` $up attr-dict `:` functional-type(operands, results)";
+  let hasVerifier = 1;
 }
 
 def Qcck_AddOp : Qcck_LaunchOp<"add", [Pure]> {

@@ -25,7 +25,7 @@ public:
   LlamaImporter(MLIRContext &ctx, const Checkpoint &ckpt, Type actElem, std::string archivePath,
                 std::map<std::string, std::string> hashes)
       : ctx_(ctx), ckpt_(ckpt), cfg_(ckpt.config()), b_(&ctx), actElem_(actElem),
-        fileLoc_(FileLineColLoc::get(&ctx, ckpt.directory() + "/config.json", 1, 1)), loc_(fileLoc_),
+        fileLoc_(FileLineColLoc::get(&ctx, archivePath + "/config.json", 1, 1)), loc_(fileLoc_),
         archivePath_(std::move(archivePath)), hashes_(std::move(hashes)) {}
 
   OwningOpRef<ModuleOp> run() {

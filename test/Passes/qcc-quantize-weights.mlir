@@ -9,10 +9,10 @@
 // CHECK-LABEL: func.func @int8
 // CHECK: qcc.quantized_weight "model.layers.0.self_attn.q_proj.weight" {codes = dense<{{\[\[}}127, 2, -4, 2], [-127, 20, 0, 2]]> : tensor<2x4xi8>, format = #qcc.format<int8>, method = #qcc<quant_method rtn>, scales = dense<[1.000000e+00, 5.000000e-01]> : tensor<2xf32>} : tensor<2x4xi8>
 // CHECK-NOT: qcc.weight
-// CHECK: qcc.linear %arg0, %{{.*}} {format = #qcc.format<int8>, layer = "model.layers.0.self_attn.q_proj"} : tensor<?x4xf32>, tensor<2x4xi8> -> tensor<?x2xf32>
+// CHECK: qcc.linear %arg0, %{{.*}} {format = #qcc.format<int8>, layer = "model.layers.0.self_attn.q_proj"} : (tensor<?x4xf32>, tensor<2x4xi8>) -> tensor<?x2xf32>
 func.func @int8(%x: tensor<?x4xf32>) -> tensor<?x2xf32> {
   %w = qcc.weight "model.layers.0.self_attn.q_proj.weight" {value = dense<[[127.0, 2.5, -3.5, 1.5], [-63.5, 10.0, 0.25, 1.0]]> : tensor<2x4xf32>} : tensor<2x4xf32>
-  %y = qcc.linear %x, %w {format = #qcc.format<int8>, layer = "model.layers.0.self_attn.q_proj"} : tensor<?x4xf32>, tensor<2x4xf32> -> tensor<?x2xf32>
+  %y = qcc.linear %x, %w {format = #qcc.format<int8>, layer = "model.layers.0.self_attn.q_proj"} : (tensor<?x4xf32>, tensor<2x4xf32>) -> tensor<?x2xf32>
   return %y : tensor<?x2xf32>
 }
 
@@ -23,7 +23,7 @@ func.func @int8(%x: tensor<?x4xf32>) -> tensor<?x2xf32> {
 // CHECK: qcc.quantized_weight "model.layers.0.mlp.down_proj.weight" {codes = dense<{{\[\[}}7, -7, 0, 2, 2, 0, 3, -7, 7, 0, 2, 2, -7, 0, 0, 1]]> : tensor<1x16xi4>, format = #qcc.format<w4a16, group = 8>, method = #qcc<quant_method rtn>, scales = dense<{{\[\[}}1.000000e+00, 2.000000e+00]]> : tensor<1x2xf32>} : tensor<1x16xi4>
 func.func @w4a16(%x: tensor<?x16xf32>) -> tensor<?x1xf32> {
   %w = qcc.weight "model.layers.0.mlp.down_proj.weight" {value = dense<[[7.0, -7.0, 0.5, 1.5, 2.5, -0.5, 3.49, -6.51, 14.0, 1.0, 3.0, 5.0, -14.0, 0.0, 0.9, 2.1]]> : tensor<1x16xf32>} : tensor<1x16xf32>
-  %y = qcc.linear %x, %w {format = #qcc.format<w4a16, group = 8>, layer = "model.layers.0.mlp.down_proj"} : tensor<?x16xf32>, tensor<1x16xf32> -> tensor<?x1xf32>
+  %y = qcc.linear %x, %w {format = #qcc.format<w4a16, group = 8>, layer = "model.layers.0.mlp.down_proj"} : (tensor<?x16xf32>, tensor<1x16xf32>) -> tensor<?x1xf32>
   return %y : tensor<?x1xf32>
 }
 
@@ -49,7 +49,7 @@ func.func @fp8(%x: tensor<?x5xf32>) -> tensor<?x1xf32> {
 // CHECK-NOT: qcc.quantized_weight
 func.func @bf16(%x: tensor<?x4xf32>) -> tensor<?x1xf32> {
   %w = qcc.weight "w" {value = dense<[[1.0, 2.0, 3.0, 4.0]]> : tensor<1x4xf32>} : tensor<1x4xf32>
-  %y = qcc.linear %x, %w {format = #qcc.format<bf16>, layer = "l"} : tensor<?x4xf32>, tensor<1x4xf32> -> tensor<?x1xf32>
+  %y = qcc.linear %x, %w {format = #qcc.format<bf16>, layer = "l"} : (tensor<?x4xf32>, tensor<1x4xf32>) -> tensor<?x1xf32>
   return %y : tensor<?x1xf32>
 }
 

@@ -8,17 +8,17 @@
 // RUN: not qcc-opt %s -split-input-file -qcc-select-formats="default-format=int3" 2>&1 | FileCheck %s --check-prefix=BADDEFAULT
 
 func.func @two_layers(%x: tensor<?x256xbf16>) -> tensor<?x512xf32> {
-  %wq0 = qcc.weight "model.layers.0.self_attn.q_proj.weight" : tensor<256x256xbf16>
-  %q0 = qcc.linear %x, %wq0 {format = #qcc.format<bf16>, layer = "model.layers.0.self_attn.q_proj"} : tensor<?x256xbf16>, tensor<256x256xbf16> -> tensor<?x256xbf16>
-  %wd0 = qcc.weight "model.layers.0.mlp.down_proj.weight" : tensor<256x256xbf16>
-  %d0 = qcc.linear %q0, %wd0 {format = #qcc.format<bf16>, layer = "model.layers.0.mlp.down_proj"} : tensor<?x256xbf16>, tensor<256x256xbf16> -> tensor<?x256xbf16>
-  %wq1 = qcc.weight "model.layers.1.self_attn.q_proj.weight" : tensor<256x256xbf16>
-  %q1 = qcc.linear %d0, %wq1 {format = #qcc.format<bf16>, layer = "model.layers.1.self_attn.q_proj"} : tensor<?x256xbf16>, tensor<256x256xbf16> -> tensor<?x256xbf16>
-  %wk1 = qcc.weight "model.layers.1.self_attn.k_proj.weight" : tensor<64x256xbf16>
-  %k1 = qcc.linear %q1, %wk1 {format = #qcc.format<bf16>, layer = "model.layers.1.self_attn.k_proj"} : tensor<?x256xbf16>, tensor<64x256xbf16> -> tensor<?x64xbf16>
-  %wu1 = qcc.weight "model.layers.1.mlp.up_proj.weight" : tensor<768x256xbf16>
-  %u1 = qcc.linear %q1, %wu1 {format = #qcc.format<bf16>, layer = "model.layers.1.mlp.up_proj"} : tensor<?x256xbf16>, tensor<768x256xbf16> -> tensor<?x768xbf16>
-  %head = qcc.weight "lm_head.weight" : tensor<512x256xbf16>
+  %wq0 = qcc.weight "model.layers.0.self_attn.q_proj.weight" {value = dense<1.0> : tensor<256x256xbf16>} : tensor<256x256xbf16>
+  %q0 = qcc.linear %x, %wq0 {format = #qcc.format<bf16>, layer = "model.layers.0.self_attn.q_proj"} : (tensor<?x256xbf16>, tensor<256x256xbf16>) -> tensor<?x256xbf16>
+  %wd0 = qcc.weight "model.layers.0.mlp.down_proj.weight" {value = dense<1.0> : tensor<256x256xbf16>} : tensor<256x256xbf16>
+  %d0 = qcc.linear %q0, %wd0 {format = #qcc.format<bf16>, layer = "model.layers.0.mlp.down_proj"} : (tensor<?x256xbf16>, tensor<256x256xbf16>) -> tensor<?x256xbf16>
+  %wq1 = qcc.weight "model.layers.1.self_attn.q_proj.weight" {value = dense<1.0> : tensor<256x256xbf16>} : tensor<256x256xbf16>
+  %q1 = qcc.linear %d0, %wq1 {format = #qcc.format<bf16>, layer = "model.layers.1.self_attn.q_proj"} : (tensor<?x256xbf16>, tensor<256x256xbf16>) -> tensor<?x256xbf16>
+  %wk1 = qcc.weight "model.layers.1.self_attn.k_proj.weight" {value = dense<1.0> : tensor<64x256xbf16>} : tensor<64x256xbf16>
+  %k1 = qcc.linear %q1, %wk1 {format = #qcc.format<bf16>, layer = "model.layers.1.self_attn.k_proj"} : (tensor<?x256xbf16>, tensor<64x256xbf16>) -> tensor<?x64xbf16>
+  %wu1 = qcc.weight "model.layers.1.mlp.up_proj.weight" {value = dense<1.0> : tensor<768x256xbf16>} : tensor<768x256xbf16>
+  %u1 = qcc.linear %q1, %wu1 {format = #qcc.format<bf16>, layer = "model.layers.1.mlp.up_proj"} : (tensor<?x256xbf16>, tensor<768x256xbf16>) -> tensor<?x768xbf16>
+  %head = qcc.weight "lm_head.weight" {value = dense<1.0> : tensor<512x256xbf16>} : tensor<512x256xbf16>
   %l = qcc.logits %q1, %head {format = #qcc.format<bf16>} : tensor<?x256xbf16>, tensor<512x256xbf16> -> tensor<?x512xf32>
   return %l : tensor<?x512xf32>
 }
@@ -54,8 +54,8 @@ func.func @two_layers(%x: tensor<?x256xbf16>) -> tensor<?x512xf32> {
 // A shape the group cannot divide (stories260K's intermediate size 172):
 // the default falls back to int8 per channel with a remark.
 func.func @odd_shape(%x: tensor<?x172xf32>) -> tensor<?x64xf32> {
-  %w = qcc.weight "model.layers.0.mlp.down_proj.weight" : tensor<64x172xf32>
+  %w = qcc.weight "model.layers.0.mlp.down_proj.weight" {value = dense<1.0> : tensor<64x172xf32>} : tensor<64x172xf32>
   // DEFAULT: format = #qcc.format<fp8>, layer = "model.layers.0.mlp.down_proj"
-  %y = qcc.linear %x, %w {format = #qcc.format<bf16>, layer = "model.layers.0.mlp.down_proj"} : tensor<?x172xf32>, tensor<64x172xf32> -> tensor<?x64xf32>
+  %y = qcc.linear %x, %w {format = #qcc.format<bf16>, layer = "model.layers.0.mlp.down_proj"} : (tensor<?x172xf32>, tensor<64x172xf32>) -> tensor<?x64xf32>
   return %y : tensor<?x64xf32>
 }

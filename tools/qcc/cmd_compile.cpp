@@ -90,7 +90,11 @@ struct StageTimer : mlir::PassInstrumentation {
   void runAfterPass(mlir::Pass *pass, mlir::Operation *) override {
     stages.push_back({pass->getArgument().str(), secondsSince(start)});
   }
-  void runAfterPassFailed(mlir::Pass *pass, mlir::Operation *op) override { runAfterPass(pass, op); }
+  void runAfterPassFailed(mlir::Pass *pass, mlir::Operation *op) override {
+    failedPass = pass->getArgument().str();
+    runAfterPass(pass, op);
+  }
+  std::string failedPass;
 };
 
 int runCompile(const std::vector<std::string> &args) {
@@ -184,7 +188,9 @@ int runCompile(const std::vector<std::string> &args) {
   });
 
   mlir::PassManager pm(&context, mlir::ModuleOp::getOperationName());
-  pm.addInstrumentation(std::make_unique<StageTimer>(progress, stages));
+  auto timer = std::make_unique<StageTimer>(progress, stages);
+  StageTimer *stageTimer = timer.get();
+  pm.addInstrumentation(std::move(timer));
   qcc::buildCompilePipeline(pm, options);
   if (dumpPipeline) {
     std::string text;
@@ -192,7 +198,11 @@ int runCompile(const std::vector<std::string> &args) {
     pm.printAsTextualPipeline(os);
     std::printf("%s\n", os.str().c_str());
   }
-  if (mlir::failed(pm.run(*module))) return 1; // the pass reported why
+  if (mlir::failed(pm.run(*module))) { // the pass reported why
+    if (stageTimer->failedPass == "qcc-legalize-target" || stageTimer->failedPass == "qcc-lower-to-kernels")
+      std::fprintf(stderr, "qcc compile: note: compile with --no-kernels for an artifact that runs on the CPU only\n");
+    return 1;
+  }
 
   t0 = Clock::now();
   qcc::TranslateOptions translate;
@@ -207,8 +217,8 @@ int runCompile(const std::vector<std::string> &args) {
     progress.line("kernels for " + targetList + " (NVRTC, cached)");
 
   if (!progress.quiet) {
-    std::fprintf(stderr, "[qcc] wrote %s: %.2f MiB, %zu tensors, targets %s\n", output.c_str(),
-                 summary->fileSize / 1048576.0, summary->tensors, targetList.c_str());
+    std::fprintf(stderr, "[qcc] wrote %s: %.2f MiB, %zu tensors, %s\n", output.c_str(), summary->fileSize / 1048576.0,
+                 summary->tensors, noKernels ? "CPU only (no kernels)" : ("kernels for " + targetList).c_str());
     for (const auto &[stage, seconds] : stages) std::fprintf(stderr, "[qcc]   %-22s %8.2f s\n", stage.c_str(), seconds);
     for (const auto &[format, bytes] : summary->bytesByFormat)
       std::fprintf(stderr, "[qcc]   %-22s %8.2f MiB\n", format.c_str(), bytes / 1048576.0);

@@ -62,7 +62,12 @@ int runImport(const std::vector<std::string> &args) {
 
   std::string text;
   llvm::raw_string_ostream os(text);
-  module->print(os);
+  // With locations: each op's NameLoc (its Hugging Face module) survives the
+  // round trip, so qcc-opt diagnostics name layers (`qcc-opt -mlir-print-debuginfo`
+  // keeps them through further steps).
+  mlir::OpPrintingFlags flags;
+  flags.enableDebugInfo(/*enable=*/true, /*prettyForm=*/false);
+  module->print(os, flags);
   os.flush();
   if (output.empty()) {
     std::fwrite(text.data(), 1, text.size(), stdout);

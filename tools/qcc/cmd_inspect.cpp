@@ -19,7 +19,7 @@ const char *kUsage =
     "  Verifies the artifact and prints its model config, the format and method\n"
     "  of every linear per layer, sizes by format, kernels per target and\n"
     "  provenance. --tensors also lists every tensor with its byte ranges,\n"
-    "  --kernels every kernel with its block size and grid.\n";
+    "  --kernels every kernel with its block, its grid (T: the rows of a call) and launches.\n";
 
 std::string bytesText(uint64_t n) {
   char buf[64];
@@ -31,6 +31,31 @@ std::string bytesText(uint64_t n) {
 }
 
 // "fp8 rtn", "w4a16/g128 gptq+mse sq0.50", "bf16".
+// A grid dimension: a constant, or ceil(T * mul / div) of the rows T.
+std::string gridText(const GridDim &d) {
+  if (d.rowsDiv == 0) return std::to_string(d.constant);
+  std::string t = d.rowsMul == 1 ? "T" : std::to_string(d.rowsMul) + "T";
+  return d.rowsDiv == 1 ? t : "ceil(" + t + "/" + std::to_string(d.rowsDiv) + ")";
+}
+
+// "a.b.q_proj|a.b.k_proj" (a fused GEMM's parts) as "a.b.q_proj+k_proj".
+std::string fusedName(const std::string &name) {
+  std::vector<std::string> parts;
+  for (size_t begin = 0;;) {
+    size_t bar = name.find('|', begin);
+    parts.push_back(name.substr(begin, bar - begin));
+    if (bar == std::string::npos) break;
+    begin = bar + 1;
+  }
+  if (parts.size() == 1) return name;
+  const size_t dot = parts[0].rfind('.');
+  const std::string prefix = dot == std::string::npos ? "" : parts[0].substr(0, dot + 1);
+  std::string out = parts[0];
+  for (size_t i = 1; i < parts.size(); ++i)
+    out += "+" + (parts[i].compare(0, prefix.size(), prefix) == 0 ? parts[i].substr(prefix.size()) : parts[i]);
+  return out;
+}
+
 std::string linearText(const TensorDecl &d) {
   std::string s = d.format == WeightFormat::Dense ? std::string("dense:") + qcc::dtypeName(d.dtype)
                                                   : std::string(formatName(d.format));
@@ -99,7 +124,7 @@ int runInspect(const std::vector<std::string> &args) {
       std::string text = linearText(spec.tensors[w]);
       if (formats.find(text) == std::string::npos) formats += (formats.empty() ? "" : ", ") + text;
     }
-    std::printf("  %-44s %s%s%s\n", op.name.c_str(), formats.c_str(), op.weights.size() > 1 ? " (one fused GEMM)" : "",
+    std::printf("  %-44s %s%s%s\n", fusedName(op.name).c_str(), formats.c_str(), op.weights.size() > 1 ? " (one fused GEMM)" : "",
                 op.residual ? " (+ residual)" : "");
   }
 
@@ -137,10 +162,31 @@ int runInspect(const std::vector<std::string> &args) {
     std::printf("  %-7s %zu kernels (ptx %s, cubin %s), %zu launches per forward, %zu buffers, tiles: %s\n",
                 t.target.c_str(), t.kernels.size(), bytesText(ptx).c_str(), bytesText(cubin).c_str(),
                 t.launches.size(), t.bufferBytesPerRow.size(), tiles.c_str());
-    if (listKernels)
-      for (const KernelDecl &k : t.kernels)
-        std::printf("    %s  block %u  grid.x %s\n", k.name.c_str(), k.block[0],
-                    k.grid[0] ? std::to_string(k.grid[0]).c_str() : "per launch");
+    if (listKernels) {
+      // Per kernel: its block, its grid as a function of the rows T, and how
+      // many launches of a forward may run it (decode and prefill variants).
+      std::vector<const KernelVariant *> firstUse(t.kernels.size(), nullptr);
+      std::vector<int> uses(t.kernels.size(), 0);
+      for (const LaunchDecl &l : t.launches)
+        for (const KernelVariant &v : l.variants)
+          if (v.kernel < t.kernels.size()) {
+            ++uses[v.kernel];
+            if (!firstUse[v.kernel]) firstUse[v.kernel] = &v;
+          }
+      for (size_t i = 0; i < t.kernels.size(); ++i) {
+        const KernelVariant *v = firstUse[i];
+        std::string grid = "-";
+        if (v) {
+          grid.clear();
+          for (const GridDim &d : v->grid)
+            grid += (grid.empty() ? "" : ", ") + gridText(d);
+          grid = "(" + grid + ")";
+        }
+        std::printf("    %s  block %u  grid %s  %d launch%s%s\n", t.kernels[i].name.c_str(), v ? v->block : 0,
+                    grid.c_str(), uses[i], uses[i] == 1 ? "" : "es",
+                    v && v->maxRows ? (" (up to " + std::to_string(v->maxRows) + " rows)").c_str() : "");
+      }
+    }
   }
   std::printf("tokenizer: %s\n", tokenizer ? "embedded" : "none");
   const Provenance &p = spec.provenance;
