@@ -45,20 +45,30 @@ def inv_freq(cfg):
     return f
 
 
-def forward(cfg, w, ids):
-    """ids [T] -> logits [T, V] (float64)."""
+def forward(cfg, w, ids, mutation=None):
+    """ids [T] -> logits [T, V] (float64).
+
+    `mutation` (optional) changes the graph for mutation tests of a compiler
+    that must follow its IR: {"eps": {"model.layers.2.input_layernorm": 0.5},
+    "q_theta": {1: 100.0} (the rope of layer 1's queries only),
+    "no_mlp_residual": {3}, "swap_swiglu": {0} (silu(up) * gate)}."""
+    m = mutation or {}
     T = len(ids)
     H, nh, nkv = cfg["hidden_size"], cfg["num_attention_heads"], cfg["num_key_value_heads"]
     hd = cfg.get("head_dim") or H // nh
-    eps = cfg["rms_norm_eps"]
 
-    def rms(x, g):
+    def rms(x, g, name):
+        eps = m.get("eps", {}).get(name, cfg["rms_norm_eps"])
         return x / np.sqrt((x * x).mean(-1, keepdims=True) + eps) * g
 
-    ang = np.arange(T)[:, None] * inv_freq(cfg)[None, :]    # [T, hd/2]
-    cos, sin = np.cos(ang), np.sin(ang)
+    def rope_table(theta):
+        ang = np.arange(T)[:, None] * inv_freq(dict(cfg, rope_theta=theta))[None, :]  # [T, hd/2]
+        return np.cos(ang), np.sin(ang)
 
-    def rope(x):  # x [T, n, hd], rotate-half layout
+    base = rope_table(cfg["rope_theta"])
+
+    def rope(x, table=base):  # x [T, n, hd], rotate-half layout
+        cos, sin = table
         a, b = x[..., :hd // 2], x[..., hd // 2:]
         c, s = cos[:, None, :], sin[:, None, :]
         return np.concatenate([a * c - b * s, b * c + a * s], -1)
@@ -67,8 +77,9 @@ def forward(cfg, w, ids):
     mask = np.triu(np.full((T, T), -np.inf), 1)             # [T, T] causal
     for l in range(cfg["num_hidden_layers"]):
         p = f"model.layers.{l}."
-        h = rms(x, w[p + "input_layernorm.weight"])
-        q = rope((h @ w[p + "self_attn.q_proj.weight"].T).reshape(T, nh, hd))
+        h = rms(x, w[p + "input_layernorm.weight"], p + "input_layernorm")
+        q_table = rope_table(m["q_theta"][l]) if l in m.get("q_theta", {}) else base
+        q = rope((h @ w[p + "self_attn.q_proj.weight"].T).reshape(T, nh, hd), q_table)
         k = rope((h @ w[p + "self_attn.k_proj.weight"].T).reshape(T, nkv, hd))
         v = (h @ w[p + "self_attn.v_proj.weight"].T).reshape(T, nkv, hd)
         att = np.empty((T, nh, hd))
@@ -78,10 +89,13 @@ def forward(cfg, w, ids):
             s = np.exp(s - s.max(-1, keepdims=True))
             att[:, i] = (s / s.sum(-1, keepdims=True)) @ v[:, j]
         x = x + att.reshape(T, nh * hd) @ w[p + "self_attn.o_proj.weight"].T
-        h = rms(x, w[p + "post_attention_layernorm.weight"])
+        h = rms(x, w[p + "post_attention_layernorm.weight"], p + "post_attention_layernorm")
         g = h @ w[p + "mlp.gate_proj.weight"].T
         u = h @ w[p + "mlp.up_proj.weight"].T
-        x = x + (g / (1 + np.exp(-g)) * u) @ w[p + "mlp.down_proj.weight"].T
-    x = rms(x, w["model.norm.weight"])
+        if l in m.get("swap_swiglu", set()):
+            g, u = u, g
+        d = (g / (1 + np.exp(-g)) * u) @ w[p + "mlp.down_proj.weight"].T
+        x = d if l in m.get("no_mlp_residual", set()) else x + d
+    x = rms(x, w["model.norm.weight"], "model.norm")
     head = w["model.embed_tokens.weight"] if cfg["tie_word_embeddings"] else w["lm_head.weight"]
     return x @ head.T

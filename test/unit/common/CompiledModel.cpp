@@ -119,7 +119,8 @@ struct ScratchDir {
 } // namespace
 
 Expected<CompiledModel> compileCheckpoint(const std::string &dir, const QuantizationOptions &options,
-                                          const std::string &artifactPath) {
+                                          const std::string &artifactPath,
+                                          const std::function<Status(mlir::ModuleOp)> &mutate) {
   auto checkpoint = Checkpoint::open(dir);
   if (!checkpoint) return checkpoint.status();
   mlir::DialectRegistry registry;
@@ -132,6 +133,8 @@ Expected<CompiledModel> compileCheckpoint(const std::string &dir, const Quantiza
   if (!::mkdtemp(pattern)) return Status::error(std::string("mkdtemp: ") + std::strerror(errno));
   params.path = pattern;
   (**module)->setAttr("qcc.param_dir", mlir::StringAttr::get(&context, params.path));
+  if (mutate)
+    if (Status s = mutate(**module); !s) return s;
 
   std::string diagnostics;
   mlir::ScopedDiagnosticHandler handler(&context, [&](mlir::Diagnostic &d) {

@@ -9,6 +9,9 @@
 #include "runtime/ModelConfig.h"
 #include "support/Status.h"
 
+#include "mlir/IR/BuiltinOps.h"
+
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -26,8 +29,11 @@ struct CompiledModel {
   std::vector<cuda::GeneratedKernel> kernels;
 };
 // Compiles `checkpointDir` with `options` (targets empty: CPU only) into
-// `artifactPath`, with parameter archives in a temporary folder.
+// `artifactPath`, with parameter archives in a temporary folder. `mutate`, when
+// given, changes the imported module before the pipeline runs (graph mutation
+// tests: the result must follow the changed IR).
 Expected<CompiledModel> compileCheckpoint(const std::string &checkpointDir, const QuantizationOptions &options,
-                                          const std::string &artifactPath);
+                                          const std::string &artifactPath,
+                                          const std::function<Status(mlir::ModuleOp)> &mutate = {});
 
 } // namespace qcc::test
