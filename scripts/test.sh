@@ -39,11 +39,37 @@ lit_failed=$(grep -E '^ *(Failed|Unresolved|Timed Out|Unexpectedly Passed) *:' "
 lit_passed=${lit_passed:-0}; lit_failed=${lit_failed:-0}
 if [ "$lit_rc" -ne 0 ] && [ "$lit_failed" -eq 0 ]; then lit_failed=1; fi
 
+# The runtime alone (QCC_BUILD_COMPILER=OFF, with MLIR deliberately not
+# findable): it must configure, build, pass its own unit tests, and its
+# qcc-run must print what the full build's qcc run prints for one artifact.
+rt_build="$build-runtime"
+rt_failed=0
+rm -rf "$build/gtest-xml-runtime" && mkdir -p "$build/gtest-xml-runtime"
+if cmake -S "$root" -B "$rt_build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DQCC_BUILD_COMPILER=OFF \
+     -DMLIR_DIR=/nonexistent -DLLVM_DIR=/nonexistent >"$rt_build.configure.log" 2>&1 \
+   && ninja -C "$rt_build" -j "$jobs" >"$rt_build.build.log" 2>&1; then
+  (cd "$rt_build" && GTEST_OUTPUT="xml:$build/gtest-xml-runtime/" ctest -j "$jobs" 2>&1) | tee "$rt_build.ctest.log" \
+    | tail -3
+  grep -q "100% tests passed" "$rt_build.ctest.log" || rt_failed=1
+  rt_tmp=$(mktemp -d)
+  if "$build/bin/qcc" compile "$root/../shared/models/stories260K" --format int8 --no-kernels -o "$rt_tmp/m.qcc" --quiet \
+     && "$build/bin/qcc" run "$rt_tmp/m.qcc" --prompt-ids "1 403 407" -n 12 --device cpu --ignore-eos >"$rt_tmp/a" \
+     && "$rt_build/bin/qcc-run" "$rt_tmp/m.qcc" --prompt-ids "1 403 407" -n 12 --device cpu --ignore-eos >"$rt_tmp/b" \
+     && cmp -s "$rt_tmp/a" "$rt_tmp/b"; then
+    echo "runtime-only build: qcc-run matches qcc run"
+  else
+    echo "runtime-only build: qcc-run differs from qcc run"; rt_failed=1
+  fi
+  rm -rf "$rt_tmp"
+else
+  echo "runtime-only build failed (logs: $rt_build.configure.log, $rt_build.build.log)"; rt_failed=1
+fi
+
 # Individual GoogleTest cases from the XML reports: run, failed, skipped.
-read -r gt_run gt_failed gt_skipped < <(python3 - "$build/gtest-xml" <<'PY'
+read -r gt_run gt_failed gt_skipped < <(python3 - "$build/gtest-xml" "$build/gtest-xml-runtime" <<'PY'
 import glob, sys, xml.etree.ElementTree as ET
 run = failed = skipped = 0
-for f in glob.glob(sys.argv[1] + "/*.xml"):
+for f in glob.glob(sys.argv[1] + "/*.xml") + glob.glob(sys.argv[2] + "/*.xml"):
     for case in ET.parse(f).getroot().iter("testcase"):
         if case.get("status") == "notrun":
             continue
@@ -59,11 +85,12 @@ gt_run=${gt_run:-0}; gt_failed=${gt_failed:-0}; gt_skipped=${gt_skipped:-0}
 # A crashed executable writes no report: count it as one failure.
 unit_failed=$(( gt_failed > ctest_failed ? gt_failed : ctest_failed ))
 
-passed=$(( gt_run - gt_failed - gt_skipped + lit_passed ))
-failed=$(( unit_failed + lit_failed ))
+passed=$(( gt_run - gt_failed - gt_skipped + lit_passed + (1 - rt_failed) ))
+failed=$(( unit_failed + lit_failed + rt_failed ))
 echo "ctest: $(( ctest_total - ctest_failed )) of $ctest_total executables passed"
 echo "googletest: $gt_run tests, $gt_failed failed, $gt_skipped skipped (GPU tests skip without a device)"
 echo "lit: $lit_passed passed, $lit_failed failed"
+echo "runtime-only build: $([ "$rt_failed" -eq 0 ] && echo passed || echo FAILED)"
 echo "total time: $(( $(date +%s) - start )) s"
 echo "$passed passed, $failed failed, $gt_skipped skipped"
 [ "$failed" -eq 0 ]

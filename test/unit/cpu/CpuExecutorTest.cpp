@@ -221,8 +221,10 @@ TEST(CpuExecutor, BadInputsAreErrors) {
   EXPECT_NE(e.message().find("model.layers.1.self_attn.k_proj): weight [64, 64] does not map width 64 to 32"),
             std::string::npos)
       << e.message();
-  c.numKvHeads = 3; // 4 query heads are not a multiple
-  test::NamedWeights good(wrong);
+  c.numKvHeads = 3; // 4 query heads are not a multiple (k and v weights fit 3 heads)
+  test::MapWeights threeKvHeads;
+  test::fillRandomWeights(c, threeKvHeads, 1);
+  test::NamedWeights good(threeKvHeads);
   e = Interpreter::create(test::llamaProgram(c, good), good, {});
   ASSERT_FALSE(e.isOk());
   EXPECT_NE(e.message().find("are not a multiple of 3 key/value heads"), std::string::npos) << e.message();
