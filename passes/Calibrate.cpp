@@ -28,7 +28,7 @@ struct CalibratePass : impl::QccCalibrateBase<CalibratePass> {
     auto store = WeightStore::forModule(module);
     if (!store) return fail(store.message());
     CalibrationSpec spec{source, samples, seqLen, seed};
-    auto data = loadCalibrationSamples(spec, (*store)->config());
+    auto data = loadCalibrationSamples(spec, (*store)->config(), (*store)->checkpoint().directory());
     if (!data) return fail(data.message());
     setCalibrationSpec(module, spec);
     if (!collectRanges) return;

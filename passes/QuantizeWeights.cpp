@@ -167,7 +167,7 @@ struct QuantizeWeightsPass : impl::QccQuantizeWeightsBase<QuantizeWeightsPass> {
 
     auto spec = getCalibrationSpec(module);
     if (!spec) return spec.status();
-    auto samples = loadCalibrationSamples(*spec, store.config());
+    auto samples = loadCalibrationSamples(*spec, store.config(), store.checkpoint().directory());
     if (!samples) return samples.status();
     auto model = store.buildExecutor(executorOptionsFor(module));
     if (!model) return model.status();

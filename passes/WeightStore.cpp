@@ -1,6 +1,7 @@
 #include "passes/WeightStore.h"
 
 #include "dialects/qcc/QccDialect.h"
+#include "frontends/llama/TextData.h"
 #include "frontends/llama/TokenIds.h"
 #include "quant/Rtn.h"
 #include "support/MappedFile.h"
@@ -194,7 +195,8 @@ Expected<std::shared_ptr<WeightStore>> WeightStore::forModule(mlir::ModuleOp mod
 }
 
 Expected<std::vector<std::vector<int64_t>>> loadCalibrationSamples(const CalibrationSpec &spec,
-                                                                   const ModelConfig &config) {
+                                                                   const ModelConfig &config,
+                                                                   const std::string &modelDir) {
   if (spec.samples <= 0 || spec.seqLen <= 1)
     return Status::error("calibration needs samples >= 1 and seq-len >= 2");
   std::vector<std::vector<int64_t>> samples;
@@ -215,6 +217,19 @@ Expected<std::vector<std::vector<int64_t>>> loadCalibrationSamples(const Calibra
       samples.push_back(std::move(seq));
     }
     return samples;
+  }
+  if (isTextDataFile(spec.source)) {
+    if (modelDir.empty()) return Status::error(spec.source + ": text calibration needs the checkpoint's tokenizer.json");
+    auto tokenizer = loadTokenizer(modelDir + "/tokenizer.json");
+    if (!tokenizer) return tokenizer.status().withContext("calibration text " + spec.source);
+    auto windows = loadTextWindows(*tokenizer, spec.source, spec.seqLen, spec.samples, config.bosTokenId);
+    if (!windows) return windows.status();
+    for (const auto &w : *windows)
+      for (int64_t id : w)
+        if (id >= config.vocabSize)
+          return Status::error(spec.source + ": encodes to id " + std::to_string(id) +
+                               ", outside the model's vocabulary [0, " + std::to_string(config.vocabSize) + ")");
+    return windows;
   }
   auto lines = readTokenIdLines(spec.source, config.vocabSize);
   if (!lines) return lines.status();

@@ -92,8 +92,11 @@ struct CalibrationSpec {
 // Loads the samples: up to `samples` lines of the file, each cut to seqLen
 // tokens; or `samples` random sequences of seqLen tokens starting with BOS
 // (ids drawn uniformly from the vocabulary by a fixed 64-bit generator).
+// A source named *.txt is text, encoded with modelDir/tokenizer.json and cut
+// into up to `samples` windows of BOS + seqLen - 1 tokens (TextData.h).
 Expected<std::vector<std::vector<int64_t>>> loadCalibrationSamples(const CalibrationSpec &spec,
-                                                                   const ModelConfig &config);
+                                                                   const ModelConfig &config,
+                                                                   const std::string &modelDir = "");
 void setCalibrationSpec(mlir::ModuleOp module, const CalibrationSpec &spec);
 // Fails when the module has no `qcc.calibration` (qcc-calibrate did not run).
 Expected<CalibrationSpec> getCalibrationSpec(mlir::ModuleOp module);

@@ -149,16 +149,20 @@ Expected<EmitSummary> emitArtifact(ModuleOp module, const WeightStore &store, co
     }
     spec.tensors.push_back(std::move(d));
   }
-  std::string tokenizerBytes;
-  if (!options.tokenizerJsonPath.empty()) {
-    auto file = MappedFile::open(options.tokenizerJsonPath);
+  // The tokenizer's files, as role-tokenizer byte blobs named by file name.
+  std::map<std::string, std::string> tokenizerBytes;
+  std::vector<std::string> tokenizerPaths = options.tokenizerExtraPaths;
+  if (!options.tokenizerJsonPath.empty()) tokenizerPaths.insert(tokenizerPaths.begin(), options.tokenizerJsonPath);
+  for (const std::string &path : tokenizerPaths) {
+    auto file = MappedFile::open(path);
     if (!file) return file.status();
-    tokenizerBytes.assign(reinterpret_cast<const char *>((*file)->data()), (*file)->size());
     TensorDecl d;
-    d.name = "tokenizer.json";
+    d.name = path.substr(path.find_last_of('/') + 1);
+    std::string &bytes = tokenizerBytes[d.name];
+    bytes.assign(reinterpret_cast<const char *>((*file)->data()), (*file)->size());
     d.role = TensorRole::Tokenizer;
     d.dtype = DType::U8;
-    d.shape = {static_cast<int64_t>(tokenizerBytes.size())};
+    d.shape = {static_cast<int64_t>(bytes.size())};
     spec.tensors.push_back(std::move(d));
   }
   QCC_RETURN_IF_ERROR(artifact::buildLlamaSchedule(spec));
@@ -177,7 +181,8 @@ Expected<EmitSummary> emitArtifact(ModuleOp module, const WeightStore &store, co
   int64_t lastLayer = -2;
   for (const TensorDecl &d : spec.tensors) {
     if (d.role == TensorRole::Tokenizer) {
-      QCC_RETURN_IF_ERROR((*writer)->writeTensor(d.name, tokenizerBytes.data(), tokenizerBytes.size()));
+      const std::string &bytes = tokenizerBytes.at(d.name);
+      QCC_RETURN_IF_ERROR((*writer)->writeTensor(d.name, bytes.data(), bytes.size()));
       continue;
     }
     int64_t layer = -1;

@@ -26,6 +26,9 @@ struct EmitOptions {
   const cuda::TileTable *tiles = nullptr; // `qcc tune` winners in place of the built-in tiles
   artifact::Provenance provenance;
   std::string tokenizerJsonPath;      // embedded when non-empty
+  // More of the tokenizer's files (tokenizer_config.json, chat_template.jinja),
+  // embedded like it under their file names.
+  std::vector<std::string> tokenizerExtraPaths;
   // Called once per layer written (layer index, -1 for the others).
   std::function<void(int64_t layer)> onLayerWritten;
 };

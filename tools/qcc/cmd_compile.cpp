@@ -1,5 +1,6 @@
 // qcc compile MODEL_DIR --format F --target T -o model.qcc: the whole pipeline.
 #include "tools/qcc/Command.h"
+#include "tools/qcc/ModelText.h"
 #include "tools/qcc/QuantOptions.h"
 
 #include "codegen/artifact/EmitArtifact.h"
@@ -35,6 +36,9 @@ const char *kUsage =
     "  --tiles FILE        GEMM tiles from `qcc tune` (its JSON table) in place of the built-in\n"
     "                      choice where an entry matches; stored with the kernels for the runtime\n"
     "  --dtype f32|bf16    activation precision of the CPU executor used for calibration\n"
+    "  --no-tokenizer      embed no tokenizer (by default MODEL_DIR's tokenizer.json,\n"
+    "                      tokenizer_config.json and chat_template.jinja are checked and\n"
+    "                      embedded, so `qcc run --prompt` and `qcc chat` need nothing else)\n"
     "  --quiet             no progress lines\n";
 
 using Clock = std::chrono::steady_clock;
@@ -92,7 +96,7 @@ int runCompile(const std::vector<std::string> &args) {
   auto fail = [](const std::string &m) { return qcc::cli::fail("compile", m); };
   std::string modelDir, output, dtype, targetList, tilesPath;
   qcc::QuantizationOptions options;
-  bool calibGiven = false, noKernels = false;
+  bool calibGiven = false, noKernels = false, noTokenizer = false;
   Progress progress;
   for (size_t i = 0; i < args.size(); ++i) {
     const std::string &a = args[i];
@@ -114,6 +118,7 @@ int runCompile(const std::vector<std::string> &args) {
     else if (a == "--tiles") tilesPath = args[++i];
     else if (a == "--fp8-weight-only") options.fp8WeightOnly = true;
     else if (a == "--no-kernels") noKernels = true;
+    else if (a == "--no-tokenizer") noTokenizer = true;
     else if (a == "--quiet") progress.quiet = true;
     else if (!a.empty() && a[0] == '-') return fail("unknown option '" + a + "'");
     else if (modelDir.empty()) modelDir = a;
@@ -157,6 +162,35 @@ int runCompile(const std::vector<std::string> &args) {
   std::shared_ptr<qcc::WeightStore> store = imported->store;
   stages.push_back({"import", secondsSince(t0)});
   progress.line("imported " + modelDir + " (" + std::to_string(store->config().numLayers) + " layers)");
+
+  // The tokenizer the artifact will carry is checked before any work: it must
+  // load, encode, and fit the model's vocabulary.
+  std::vector<std::string> tokenizerFiles;
+  if (!noTokenizer) {
+    const std::string hint = " (--no-tokenizer compiles without it)";
+    auto text = qcc::cli::modelTextFromDir(modelDir);
+    if (!text) return fail(text.message() + hint);
+    if (text->tokenizer) {
+      auto encoder = text->encoder();
+      if (!encoder) return fail(encoder.message() + hint);
+      const int64_t vocab = store->config().vocabSize;
+      if ((*encoder)->size() > vocab)
+        return fail(text->source + "tokenizer.json has ids up to " + std::to_string((*encoder)->size() - 1) +
+                    ", beyond the model's vocabulary [0, " + std::to_string(vocab) + ")" + hint);
+      tokenizerFiles.push_back(text->source + "tokenizer.json");
+      if (!text->tokenizerConfigJson.empty()) tokenizerFiles.push_back(text->source + "tokenizer_config.json");
+      if (!text->chatTemplateJinja.empty()) tokenizerFiles.push_back(text->source + "chat_template.jinja");
+      // A malformed tokenizer_config.json fails here rather than in `qcc chat`.
+      if (auto found = qcc::findChatTemplate(text->tokenizerConfigJson, text->chatTemplateJinja, text->source); !found)
+        return fail(found.message() + hint);
+      auto chat = text->chatFormat();
+      progress.line("tokenizer: " + std::to_string((*encoder)->size()) + " ids; chat format: " +
+                    (chat ? (chat->kind == qcc::ChatFormat::Kind::Llama31 ? "Llama 3.1" : "Llama 3.0")
+                          : "none (" + chat.message() + ")"));
+    } else {
+      progress.line("note: " + text->source + "tokenizer.json is missing: the artifact takes token ids only");
+    }
+  }
   store->progress = [&](const std::string &stage, int64_t layer, int64_t layers) {
     progress.layer(stage, layer, layers);
   };
@@ -195,8 +229,10 @@ int runCompile(const std::vector<std::string> &args) {
   std::string base = modelDir;
   while (base.size() > 1 && base.back() == '/') base.pop_back();
   emit.provenance.source = base.substr(base.find_last_of('/') + 1);
-  struct stat st;
-  if (::stat((modelDir + "/tokenizer.json").c_str(), &st) == 0) emit.tokenizerJsonPath = modelDir + "/tokenizer.json";
+  if (!tokenizerFiles.empty()) {
+    emit.tokenizerJsonPath = tokenizerFiles.front();
+    emit.tokenizerExtraPaths.assign(tokenizerFiles.begin() + 1, tokenizerFiles.end());
+  }
   emit.onLayerWritten = [&](int64_t layer) { progress.layer("write", layer, store->config().numLayers); };
   auto summary = qcc::emitArtifact(*module, *store, emit);
   if (!summary) return fail(summary.message());
