@@ -18,7 +18,8 @@
 
 int main(int argc, char **argv) {
   if (argc < 3) {
-    std::fprintf(stderr, "usage: qcc-bench-tokenizer TOKENIZER_JSON TEXT_FILE [--repeats R] [--mode whole|lines] [--cold]\n");
+    std::fprintf(stderr, "usage: qcc-bench-tokenizer TOKENIZER_JSON TEXT_FILE [--repeats R] "
+                         "[--mode whole|lines] [--cold]\n");
     return 2;
   }
   std::string tokPath = argv[1], textPath = argv[2], mode = "whole";

@@ -41,7 +41,8 @@ Expected<AddedTokenMatcher> AddedTokenMatcher::build(const std::vector<AddedToke
     m.tokens_.push_back(t);
   }
   // Rust regex's Unicode \w and \s (what AddedVocabulary checks with).
-  Expected<Regex> word = Regex::compileNative("[\\p{Alphabetic}\\p{M}\\p{Nd}\\p{Pc}\\p{Join_Control}]", "added-token word check");
+  Expected<Regex> word =
+      Regex::compileNative("[\\p{Alphabetic}\\p{M}\\p{Nd}\\p{Pc}\\p{Join_Control}]", "added-token word check");
   if (!word) return word.status();
   Expected<Regex> space = Regex::compileNative("\\p{White_Space}", "added-token space check");
   if (!space) return space.status();

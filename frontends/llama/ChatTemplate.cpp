@@ -56,7 +56,7 @@ std::string todayDateString() {
 }
 
 std::string ChatFormat::prefix(const std::string &system) const {
-  if (kind == Kind::Llama30) return bosToken;
+  if (kind == Kind::Llama30) return system.empty() ? bosToken : bosToken + message({"system", system});
   return bosToken + kHeaderStart + "system" + kHeaderEnd + "Cutting Knowledge Date: December 2023\nToday Date: " +
          (todaysDate ? todayDateString() : dateString) + "\n\n" + trimLikePython(system) + kEot;
 }
@@ -70,11 +70,12 @@ std::string ChatFormat::generationPrompt() const { return std::string(kHeaderSta
 std::string ChatFormat::render(const std::vector<ChatMessage> &messages, bool addGenerationPrompt) const {
   size_t first = 0;
   std::string system;
-  if (kind == Kind::Llama31 && !messages.empty() && messages[0].role == "system") {
+  if (!messages.empty() && messages[0].role == "system") {
     system = messages[0].content;
     first = 1;
   }
-  std::string out = prefix(system);
+  // Llama 3.0 renders a system message like any other, even an empty one.
+  std::string out = kind == Kind::Llama31 || first == 0 ? prefix(system) : bosToken + message(messages[0]);
   for (size_t i = first; i < messages.size(); ++i) out += message(messages[i]);
   if (addGenerationPrompt) out += generationPrompt();
   return out;

@@ -38,7 +38,9 @@ struct ChatFormat {
   std::string dateString = "26 Jul 2024"; // Llama31 only
   bool todaysDate = false;                // the template asks for today's date
 
-  // BOS and, for Llama 3.1, the system block (system = "" without one).
+  // What opens a conversation: BOS and the system block (Llama 3.1: always
+  // there, `system` may be ""; Llama 3.0: a system message when `system` is
+  // not empty).
   std::string prefix(const std::string &system) const;
   // One message: its header, trimmed content and <|eot_id|>.
   std::string message(const ChatMessage &m) const;

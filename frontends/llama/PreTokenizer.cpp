@@ -79,7 +79,8 @@ Status PreTokenizer::parseStep(const json::Value &spec, const std::string &where
     steps.push_back(std::move(step));
     return Status::ok();
   }
-  return Status::error(where + ": pre-tokenizer '" + t + "' is not supported (qcc implements Split, ByteLevel and Sequence)");
+  return Status::error(where + ": pre-tokenizer '" + t +
+                       "' is not supported (qcc implements Split, ByteLevel and Sequence)");
 }
 
 Expected<PreTokenizer> PreTokenizer::parse(const json::Value *spec, const std::string &file) {
@@ -194,7 +195,8 @@ Status PreTokenizer::runFrom(size_t index, std::string_view piece, const Sink &s
     break;
   }
   for (const Cut &c : kept)
-    if (!c.isMatch && c.end > c.begin) QCC_RETURN_IF_ERROR(runFrom(index + 1, piece.substr(c.begin, c.end - c.begin), sink));
+    if (!c.isMatch && c.end > c.begin)
+      QCC_RETURN_IF_ERROR(runFrom(index + 1, piece.substr(c.begin, c.end - c.begin), sink));
   return Status::ok();
 }
 

@@ -226,6 +226,7 @@ Expected<Regex> Regex::literal(std::string_view text, const std::string &what) {
 }
 
 Status Regex::findAll(std::string_view text, std::vector<Span> &out) const {
+  if (!code_) return Status::error("matching with a regular expression that was never compiled");
   MatchState &state = matchState();
   pcre2_match_data *data = pcre2_match_data_create_from_pattern(code_->code, nullptr);
   if (!data) return Status::error(what_ + ": out of memory matching the regular expression");
@@ -263,6 +264,7 @@ Status Regex::findAll(std::string_view text, std::vector<Span> &out) const {
 }
 
 Expected<bool> Regex::matchesAt(std::string_view text, size_t offset) const {
+  if (!code_) return Status::error("matching with a regular expression that was never compiled");
   pcre2_match_data *data = pcre2_match_data_create_from_pattern(code_->code, nullptr);
   if (!data) return Status::error(what_ + ": out of memory matching the regular expression");
   int rc = pcre2_match(code_->code, reinterpret_cast<PCRE2_SPTR>(text.data()), text.size(), offset,

@@ -193,7 +193,8 @@ Status parseModelOptions(const json::Value &model, const Tokenizer::Impl &m, Bpe
   auto where = [&](const char *field) { return file + ": model." + field; };
   if (const json::Value *v = model.get("dropout"); !isNullOrAbsent(v))
     if (!v->isNumber() || v->asDouble() != 0)
-      return Status::error(where("dropout") + " is set: BPE dropout samples merges at random, qcc encodes deterministically");
+      return Status::error(where("dropout") +
+                           " is set: BPE dropout samples merges at random, qcc encodes deterministically");
   for (const char *field : {"continuing_subword_prefix", "end_of_word_suffix"})
     if (const json::Value *v = model.get(field); !isNullOrAbsent(v))
       if (!v->isString() || !v->asString().empty())
@@ -236,7 +237,8 @@ Status parseTemplate(const json::Value &pp, const Tokenizer::Impl &m, const std:
     if (!id || !id->isString()) return Status::error(at + " has no string 'id'");
     if (kind == "Sequence") {
       if (id->asString() != "A" || seenA)
-        return Status::error(at + ": a single-sequence template holds sequence A once (found '" + id->asString() + "')");
+        return Status::error(at + ": a single-sequence template holds sequence A once (found '" +
+                             id->asString() + "')");
       seenA = true;
       continue;
     }
@@ -248,7 +250,8 @@ Status parseTemplate(const json::Value &pp, const Tokenizer::Impl &m, const std:
     for (const json::Value &v : ids->elements()) {
       if (!v.isInt64() || v.asInt64() < 0 || v.asInt64() >= static_cast<int64_t>(m.tokens.size()) ||
           !m.present[v.asInt64()])
-        return Status::error(at + ": special token " + quoted(id->asString()) + " has an id that is not in the vocabulary");
+        return Status::error(at + ": special token " + quoted(id->asString()) +
+                             " has an id that is not in the vocabulary");
       (seenA ? after : before).push_back(v.asInt64());
     }
   }
@@ -310,7 +313,8 @@ Status parseEncoder(const json::Value &root, const json::Value &model, Tokenizer
     for (int b = 0; b < 256; ++b)
       if (!m.vocab.count(bytelevel::symbol(static_cast<uint8_t>(b)))) {
         static const char kHex[] = "0123456789ABCDEF";
-        return Status::error(file + ": model.vocab has no symbol for byte 0x" + std::string{kHex[b >> 4], kHex[b & 15]} +
+        return Status::error(file + ": model.vocab has no symbol for byte 0x" +
+                             std::string{kHex[b >> 4], kHex[b & 15]} +
                              " (" + quoted(bytelevel::symbol(static_cast<uint8_t>(b))) +
                              ") and there is no unk_token: text holding that byte cannot be encoded");
       }
@@ -327,7 +331,8 @@ Status parseEncoder(const json::Value &root, const json::Value &model, Tokenizer
   return Status::ok();
 }
 
-Expected<std::vector<std::pair<std::string, std::string>>> parseMerges(const json::Value *merges, const std::string &file) {
+Expected<std::vector<std::pair<std::string, std::string>>> parseMerges(const json::Value *merges,
+                                                                      const std::string &file) {
   if (!merges) return Status::error(file + ": model.merges is missing");
   if (!merges->isArray()) return Status::error(file + ": model.merges is not an array");
   std::vector<std::pair<std::string, std::string>> out;
@@ -436,8 +441,7 @@ Expected<Tokenizer> parseTokenizer(const std::string &jsonText, const std::strin
                              std::to_string(it->second) + "]");
       auto inVocabAt = vocabIds.find(t.content);
       const bool inVocab = inVocabAt != vocabIds.end();
-      int64_t expected = inVocab ? inVocabAt->second : -1;
-      if (!inVocab) expected = nextAddedId++;
+      const int64_t expected = inVocab ? inVocabAt->second : nextAddedId++;
       if (*id != expected)
         return Status::error(file + ": " + what + " " + quoted(t.content) + " has id " + std::to_string(*id) +
                              (inVocab ? ", but model.vocab gives it id " + std::to_string(expected)
@@ -445,7 +449,7 @@ Expected<Tokenizer> parseTokenizer(const std::string &jsonText, const std::strin
                                             " (added tokens outside model.vocab follow it in file order)"));
       if (!inVocab) {
         grow(*id);
-        if (m.present[*id]) // cannot happen after the numbering check, kept as a guard
+        if (m.present[*id]) // a vocabulary with holes can hold the id `tokenizers` numbers it
           return Status::error(file + ": id " + std::to_string(*id) + " is used by both " + quoted(m.tokens[*id]) +
                                " and " + quoted(t.content));
         m.tokens[*id] = t.content;
@@ -458,7 +462,8 @@ Expected<Tokenizer> parseTokenizer(const std::string &jsonText, const std::strin
   if (m.tokens.empty()) return Status::error(file + ": the vocabulary is empty");
 
   m.vocab.reserve(vocab->members().size());
-  for (const auto &[content, idValue] : vocab->members()) m.vocab.emplace(m.tokens[idValue.asInt64()], int32_t(idValue.asInt64()));
+  for (const auto &[content, idValue] : vocab->members())
+    m.vocab.emplace(m.tokens[idValue.asInt64()], static_cast<int32_t>(idValue.asInt64()));
   for (const AddedToken &t : m.added) m.addedIds.emplace(m.tokens[t.id], t.id);
 
   Expected<Bpe> bpe = Bpe::build(&m.vocab, *merges, file);

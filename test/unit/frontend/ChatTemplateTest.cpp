@@ -68,31 +68,38 @@ TEST(ChatTemplate, TurnByTurnEqualsWholeTranscript) {
   ASSERT_TRUE(tok.isOk()) << tok.message();
   auto templ = findChatTemplate(readFile(kModel + "tokenizer_config.json"), "", kModel);
   ASSERT_TRUE(templ.isOk() && templ->has_value());
-  auto f = recognizeChatTemplate(**templ, "t");
-  ASSERT_TRUE(f.isOk());
-  std::vector<ChatMessage> conversation = {{"system", "Speak like a sonnet."}, {"user", "Good morrow!"},
-                                           {"assistant", "Good morrow, gentle friend."},
-                                           {"user", " What news?\n"}, {"assistant", "None, my lord."}};
+  auto golden = json::parse(readFile(std::string(QCC_SOURCE_DIR) + "/test/unit/frontend/Inputs/chat.golden.json"), "chat");
+  ASSERT_TRUE(golden.isOk());
+  auto f31 = recognizeChatTemplate(**templ, "t");
+  auto f30 = recognizeChatTemplate(golden->get("llama30_template")->asString(), "t");
+  ASSERT_TRUE(f31.isOk() && f30.isOk());
   auto enc = [&](const std::string &s) {
     auto ids = tok->encode(s, false);
     EXPECT_TRUE(ids.isOk());
     return ids.isOk() ? *ids : std::vector<int64_t>();
   };
-  std::vector<int64_t> turns = enc(f->prefix("Speak like a sonnet.") + f->message(conversation[1]) + f->generationPrompt());
-  for (size_t i = 2; i < conversation.size(); ++i) {
-    if (conversation[i].role == "assistant") {
-      // The reply as generated (its text), then the <|eot_id|> that ended it.
-      std::vector<int64_t> reply = enc(trimLikePython(conversation[i].content) + "<|eot_id|>");
-      turns.insert(turns.end(), reply.begin(), reply.end());
-    } else {
-      std::vector<int64_t> next = enc(f->message(conversation[i]) + f->generationPrompt());
-      turns.insert(turns.end(), next.begin(), next.end());
+  for (const ChatFormat &f : {*f31, *f30})
+    for (const std::string system : {"Speak like a sonnet.", ""}) {
+      std::vector<ChatMessage> conversation = {{"user", "Good morrow!"}, {"assistant", "Good morrow, gentle friend."},
+                                               {"user", " What news?\n"}, {"assistant", "None, my lord."}};
+      // A conversation without --system has no system message (Llama 3.1 still opens with its block).
+      if (!system.empty()) conversation.insert(conversation.begin(), {"system", system});
+      const size_t firstUser = system.empty() ? 0 : 1;
+      std::vector<int64_t> turns = enc(f.prefix(system) + f.message(conversation[firstUser]) + f.generationPrompt());
+      for (size_t i = firstUser + 1; i < conversation.size(); ++i) {
+        if (conversation[i].role == "assistant") {
+          // The reply as generated (its text), then the <|eot_id|> that ended it.
+          std::vector<int64_t> reply = enc(trimLikePython(conversation[i].content) + "<|eot_id|>");
+          turns.insert(turns.end(), reply.begin(), reply.end());
+        } else {
+          std::vector<int64_t> next = enc(f.message(conversation[i]) + f.generationPrompt());
+          turns.insert(turns.end(), next.begin(), next.end());
+        }
+      }
+      // With every reply closed by <|eot_id|>, the turns add up to the whole transcript.
+      std::vector<int64_t> whole = enc(f.render(conversation, /*addGenerationPrompt=*/false));
+      EXPECT_EQ(turns, whole) << (f.kind == ChatFormat::Kind::Llama31 ? "3.1" : "3.0") << " system '" << system << "'";
     }
-  }
-  // The whole transcript ends with the last reply; the turns end with a request for another.
-  std::vector<int64_t> whole = enc(f->render(conversation, /*addGenerationPrompt=*/false));
-  ASSERT_EQ(turns.size(), whole.size());
-  EXPECT_EQ(turns, whole);
 }
 
 TEST(ChatTemplate, TrimsLikePython) {
