@@ -1,13 +1,15 @@
 // qcc-bench-tokenizer TOKENIZER_JSON TEXT_FILE [--repeats R] [--mode whole|lines] [--cold]
 // Encodes the text file with qcc's tokenizer (one thread) R times and prints
 // one JSON line: bytes, tokens, the best time and its throughput, and an
-// XXH3-free checksum of the ids (the sum of id * position, mod 2^64) so the
-// runner can check that qcc and the peer produced the same ids.
+// checksum of the ids (the sum of id * position, mod 2^64) so the runner can
+// check that qcc and the peer produced the same ids, and the best load time
+// of the tokenizer.json.
 //   whole  the file as one string (special tokens added: BOS for Llama 3)
 //   lines  each line (with its "\n") as its own string, no special tokens
 //   --cold a fresh tokenizer (empty BPE cache) for every repeat
 #include "frontends/llama/Tokenizer.h"
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -55,8 +57,11 @@ int main(int argc, char **argv) {
     return 2;
   }
 
+  double loadSeconds = 1e30;
   auto load = [&]() {
+    auto t0 = std::chrono::steady_clock::now();
     auto t = qcc::loadTokenizer(tokPath);
+    loadSeconds = std::min(loadSeconds, std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
     if (!t) {
       std::fprintf(stderr, "%s\n", t.message().c_str());
       std::exit(1);
@@ -92,8 +97,8 @@ int main(int argc, char **argv) {
     checksum = sum;
   }
   std::printf("{\"engine\": \"qcc\", \"mode\": \"%s\", \"cold\": %s, \"bytes\": %zu, \"tokens\": %zu, "
-              "\"seconds\": %.6f, \"mb_per_s\": %.3f, \"checksum\": %llu}\n",
+              "\"seconds\": %.6f, \"mb_per_s\": %.3f, \"checksum\": %llu, \"load_seconds\": %.6f}\n",
               mode.c_str(), cold ? "true" : "false", text.size(), tokens, best, text.size() / best / 1e6,
-              (unsigned long long)checksum);
+              (unsigned long long)checksum, loadSeconds);
   return 0;
 }

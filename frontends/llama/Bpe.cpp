@@ -10,23 +10,20 @@ Expected<Bpe> Bpe::build(const std::unordered_map<std::string_view, int32_t> *vo
   Bpe bpe;
   bpe.vocab_ = vocab;
   bpe.merges_.reserve(merges.size());
-  std::unordered_map<uint64_t, size_t> firstRank;
   std::string joined;
   for (size_t rank = 0; rank < merges.size(); ++rank) {
     const auto &[left, right] = merges[rank];
-    std::string where = file + ": model.merges[" + std::to_string(rank) + "] ('" + left + "' '" + right + "')";
+    auto where = [&] { return file + ": model.merges[" + std::to_string(rank) + "] ('" + left + "' '" + right + "')"; };
     auto a = vocab->find(left), b = vocab->find(right);
-    if (a == vocab->end()) return Status::error(where + ": '" + left + "' is not in the vocabulary");
-    if (b == vocab->end()) return Status::error(where + ": '" + right + "' is not in the vocabulary");
+    if (a == vocab->end()) return Status::error(where() + ": '" + left + "' is not in the vocabulary");
+    if (b == vocab->end()) return Status::error(where() + ": '" + right + "' is not in the vocabulary");
     joined.assign(left).append(right);
     auto result = vocab->find(joined);
     if (result == vocab->end())
-      return Status::error(where + ": the merged token '" + joined + "' is not in the vocabulary");
-    uint64_t key = pairKey(a->second, b->second);
-    auto [it, fresh] = firstRank.emplace(key, rank);
-    if (!fresh)
-      return Status::error(where + ": repeats model.merges[" + std::to_string(it->second) + "]");
-    bpe.merges_.emplace(key, Merge{static_cast<uint32_t>(rank), result->second});
+      return Status::error(where() + ": the merged token '" + joined + "' is not in the vocabulary");
+    auto [it, fresh] = bpe.merges_.emplace(pairKey(a->second, b->second),
+                                           Merge{static_cast<uint32_t>(rank), result->second});
+    if (!fresh) return Status::error(where() + ": repeats model.merges[" + std::to_string(it->second.rank) + "]");
   }
   return bpe;
 }

@@ -376,9 +376,9 @@ Expected<Tokenizer> parseTokenizer(const std::string &jsonText, const std::strin
 
   Tokenizer tk;
   Tokenizer::Impl &m = *tk.impl_;
-  auto checkId = [&](const json::Value &v, const std::string &what) -> Expected<int64_t> {
+  auto checkId = [&](const json::Value &v, auto what) -> Expected<int64_t> {
     if (!v.isInt64() || v.asInt64() < 0 || v.asInt64() > kMaxTokenId)
-      return Status::error(file + ": " + what + " has an id that is not an integer in [0, " +
+      return Status::error(file + ": " + what() + " has an id that is not an integer in [0, " +
                            std::to_string(kMaxTokenId) + "]");
     return v.asInt64();
   };
@@ -391,7 +391,7 @@ Expected<Tokenizer> parseTokenizer(const std::string &jsonText, const std::strin
   };
   // model.vocab. The map's keys view m.tokens, so it is built once the table is complete.
   for (const auto &[content, idValue] : vocab->members()) {
-    Expected<int64_t> id = checkId(idValue, "vocab entry " + quoted(content));
+    Expected<int64_t> id = checkId(idValue, [&] { return "vocab entry " + quoted(content); });
     if (!id) return id.status();
     grow(*id);
     if (m.present[*id])
@@ -419,7 +419,7 @@ Expected<Tokenizer> parseTokenizer(const std::string &jsonText, const std::strin
       if (!content || !content->isString()) return Status::error(file + ": " + what + " has no string 'content'");
       if (content->asString().empty()) return Status::error(file + ": " + what + " has an empty 'content'");
       if (!idv) return Status::error(file + ": " + what + " has no 'id'");
-      Expected<int64_t> id = checkId(*idv, what);
+      Expected<int64_t> id = checkId(*idv, [&] { return what; });
       if (!id) return id.status();
       AddedToken t;
       t.content = content->asString();

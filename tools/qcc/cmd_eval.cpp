@@ -34,14 +34,15 @@ namespace {
 using qcc::cli::EvalModel;
 
 const char *kUsage =
-    "usage: qcc eval MODEL_DIR|model.qcc (--data FILE | --data-ids FILE) [--seq-len N] [--ref MODEL_DIR]\n"
-    "                [--max-windows N] [--dtype f32|bf16] [--threads N] [--prompts N]\n"
-    "                [--device auto|cpu|cuda] [quantization options]\n"
+    "usage: qcc eval MODEL_DIR|model.qcc (--data FILE | --data-ids FILE) [--seq-len N]\n"
+    "                [--max-windows N] [--ref MODEL_DIR] [--dtype f32|bf16] [--threads N]\n"
+    "                [--prompts N] [--device auto|cpu|cuda] [quantization options]\n"
     "  Perplexity on a data file, cut into windows of --seq-len ids (default 256),\n"
-    "  each run from an empty cache; --max-windows evaluates the first N only. --data FILE.txt is text: encoded with the\n"
-    "  model's tokenizer (MODEL_DIR/tokenizer.json or the one the artifact embeds)\n"
-    "  and cut into consecutive windows of BOS + seq-len - 1 tokens; any other\n"
-    "  --data file, and --data-ids, hold token ids (one sequence per line). With quantization\n"
+    "  each run from an empty cache; --max-windows evaluates the first N only.\n"
+    "  --data FILE.txt is text: encoded with the model's tokenizer (MODEL_DIR's\n"
+    "  tokenizer.json or the one the artifact embeds) and cut into consecutive\n"
+    "  windows of BOS + seq-len - 1 tokens; any other --data file, and --data-ids,\n"
+    "  hold token ids (one sequence per line). With quantization\n"
     "  options MODEL_DIR is quantized in memory exactly as `qcc compile` does and\n"
     "  compared with its unquantized self; an artifact is compared with --ref.\n"
     "  Prints `key value` lines: perplexity, mean_nll, tokens, windows, and with a\n"
