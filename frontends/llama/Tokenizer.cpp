@@ -365,7 +365,9 @@ Expected<Tokenizer> parseTokenizer(const std::string &jsonText, const std::strin
   const json::Value *model = root->get("model");
   if (!model || !model->isObject()) return Status::error(file + ": no 'model' object");
   if (const json::Value *type = model->get("type"))
-    if (!type->isString() || type->asString() != "BPE") return Status::error(file + ": model type is not BPE");
+    if (!type->isString() || type->asString() != "BPE")
+      return Status::error(file + ": model type " + (type->isString() ? quoted(type->asString()) : std::string("?")) +
+                           " is not supported (qcc implements byte-level BPE)");
   const json::Value *vocab = model->get("vocab");
   if (!vocab || !vocab->isObject()) return Status::error(file + ": no 'model.vocab' object");
   const json::Value *decoder = root->get("decoder");

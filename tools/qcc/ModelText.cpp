@@ -109,6 +109,11 @@ Expected<std::vector<int64_t>> encodePrompt(const Tokenizer &tokenizer, const st
   return ids;
 }
 
+bool isDirectory(const std::string &path) {
+  struct stat st;
+  return ::stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode);
+}
+
 void printNow(const std::string &text) {
   if (text.empty()) return;
   std::fwrite(text.data(), 1, text.size(), stdout);

@@ -46,6 +46,8 @@ Expected<ModelText> modelTextFromArtifact(const rt::Artifact &artifact, const st
 Expected<std::vector<int64_t>> encodePrompt(const Tokenizer &tokenizer, const std::string &text,
                                             const ModelConfig &config, bool noBos, const std::string &command);
 
+bool isDirectory(const std::string &path);
+
 // Writes text to stdout at once (streaming output).
 void printNow(const std::string &text);
 

@@ -77,6 +77,9 @@ int runChat(const std::vector<std::string> &args) {
   }
   auto device = qcc::rt::parseDevice(deviceText);
   if (!device) return fail(device.message());
+  if (qcc::cli::isDirectory(path))
+    return fail(path + " is a folder: qcc chat takes a compiled artifact (`qcc compile " + path +
+                " -o m.qcc`; just-in-time runs of a checkpoint folder are not built yet)");
   auto artifact = qcc::rt::Artifact::open(path);
   if (!artifact) return fail(artifact.message());
   const qcc::ModelConfig &config = (*artifact)->config();

@@ -11,7 +11,6 @@
 #include "support/MappedFile.h"
 
 #include <cstdio>
-#include <sys/stat.h>
 
 namespace {
 
@@ -25,11 +24,6 @@ const char *kUsage =
     "  --ids: prints the text the ids decode to; --skip-special leaves special\n"
     "  tokens out.\n"
     "  The tokenizer is MODEL_DIR/tokenizer.json, or the one MODEL.qcc embeds.\n";
-
-bool isDirectory(const std::string &path) {
-  struct stat st;
-  return ::stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode);
-}
 
 int runTokenize(const std::vector<std::string> &args) {
   auto fail = [](const std::string &m) { return qcc::cli::fail("tokenize", m); };
@@ -61,7 +55,7 @@ int runTokenize(const std::vector<std::string> &args) {
 
   std::unique_ptr<qcc::rt::Artifact> artifact;
   auto open = [&]() -> qcc::Expected<qcc::cli::ModelText> {
-    if (isDirectory(model)) return qcc::cli::modelTextFromDir(model);
+    if (qcc::cli::isDirectory(model)) return qcc::cli::modelTextFromDir(model);
     auto a = qcc::rt::Artifact::open(model);
     if (!a) return a.status();
     artifact = std::move(*a);

@@ -253,7 +253,7 @@ TEST(TokenizerEncode, MalformedFilesAreRejected) {
   bad(replaced("\"added_tokens\":[", "\"added_tokens\":[{\"id\":0,\"content\":\"<|begin_of_text|>\"},"),
       {"added_tokens[1] repeats the content '<|begin_of_text|>' of added_tokens[0]"});
   // Not a BPE, no decoder.
-  bad(replaced("\"type\":\"BPE\"", "\"type\":\"WordPiece\""), {"model type is not BPE"});
+  bad(replaced("\"type\":\"BPE\"", "\"type\":\"WordPiece\""), {"model type 'WordPiece' is not supported (qcc implements byte-level BPE)"});
 }
 
 // Constructs qcc does not implement: the file loads (it can decode) and

@@ -113,7 +113,7 @@ TEST(TokenizerBad, Rejected) {
   };
   expectBad("[]", {"top level is not an object"});
   expectBad("{\"model\":", {"invalid JSON"});
-  expectBad(swap(R"("type": "BPE")", R"("type": "Unigram")"), {"model type is not BPE"});
+  expectBad(swap(R"("type": "BPE")", R"("type": "Unigram")"), {"model type 'Unigram' is not supported"});
   expectBad(swap(R"("decoder": {"type": "ByteLevel")", R"("decoder": {"type": "Metaspace")"),
             {"decoder 'Metaspace' is not supported"});
   expectBad(swap(R"("decoder": {)", R"("decoder": null, "x": {)"), {"no 'decoder'"});
