@@ -34,7 +34,7 @@ struct CalibratePass : impl::QccCalibrateBase<CalibratePass> {
     auto config = modelConfigOf(module);
     if (!config) return fail(config.message());
     CalibrationSpec spec{source, samples, seqLen, seed};
-    auto data = loadCalibrationSamples(spec, *config);
+    auto data = loadCalibrationSamples(spec, *config, module);
     if (!data) return fail(data.message());
     if (Status s = setCalibrationSpec(module, spec); !s) return fail(s.message());
     if (!collectRanges) return;

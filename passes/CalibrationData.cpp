@@ -1,6 +1,8 @@
 #include "passes/CalibrationData.h"
 
+#include "frontends/llama/TextData.h"
 #include "frontends/llama/TokenIds.h"
+#include "passes/Params.h"
 #include "support/Hash.h"
 #include "support/MappedFile.h"
 
@@ -9,7 +11,7 @@
 namespace qcc {
 
 Expected<std::vector<std::vector<int64_t>>> loadCalibrationSamples(const CalibrationSpec &spec,
-                                                                   const ModelConfig &config) {
+                                                                   const ModelConfig &config, mlir::ModuleOp module) {
   if (spec.samples <= 0 || spec.seqLen <= 1) return Status::error("calibration needs samples >= 1 and seq-len >= 2");
   std::vector<std::vector<int64_t>> samples;
   if (spec.source == "random") {
@@ -29,6 +31,24 @@ Expected<std::vector<std::vector<int64_t>>> loadCalibrationSamples(const Calibra
       samples.push_back(std::move(seq));
     }
     return samples;
+  }
+  if (isTextDataFile(spec.source)) {
+    auto recorded = recordedTokenizerFile(module, "tokenizer.json");
+    if (!recorded) return recorded.status();
+    if (!*recorded)
+      return Status::error(spec.source + ": text calibration needs the model's tokenizer.json (the module records none)");
+    auto file = openRecordedFile(**recorded);
+    if (!file) return file.status();
+    auto tokenizer = loadTokenizer((*recorded)->path);
+    if (!tokenizer) return tokenizer.status().withContext("calibration text " + spec.source);
+    auto windows = loadTextWindows(*tokenizer, spec.source, spec.seqLen, spec.samples, config.bosTokenId);
+    if (!windows) return windows.status();
+    for (const auto &w : *windows)
+      for (int64_t id : w)
+        if (id >= config.vocabSize)
+          return Status::error(spec.source + ": encodes to id " + std::to_string(id) +
+                               ", outside the model's vocabulary [0, " + std::to_string(config.vocabSize) + ")");
+    return windows;
   }
   auto lines = readTokenIdLines(spec.source, config.vocabSize);
   if (!lines) return lines.status();

@@ -15,7 +15,7 @@
 namespace qcc {
 
 struct CalibrationSpec {
-  std::string source = "random"; // "random" or a token-id file, one sequence per line
+  std::string source = "random"; // "random", a text file (*.txt) or a token-id file, one sequence per line
   int64_t samples = 32;
   int64_t seqLen = 128;
   uint64_t seed = 0;
@@ -23,9 +23,12 @@ struct CalibrationSpec {
 
 // Loads the samples: up to `samples` lines of the file, each cut to seqLen
 // tokens; or `samples` random sequences of seqLen tokens starting with BOS
-// (ids drawn uniformly from the vocabulary by a fixed 64-bit generator).
+// (ids drawn uniformly from the vocabulary by a fixed 64-bit generator). A
+// source named *.txt is text, encoded with the tokenizer.json the module
+// records (`qcc.tokenizer`) and cut into up to `samples` windows of BOS +
+// seqLen - 1 tokens (frontends/llama/TextData.h).
 Expected<std::vector<std::vector<int64_t>>> loadCalibrationSamples(const CalibrationSpec &spec,
-                                                                   const ModelConfig &config);
+                                                                   const ModelConfig &config, mlir::ModuleOp module);
 // Records the spec on the module, with the XXH3-128 of the file's bytes
 // (random tokens: none), so that a later process loads the same data.
 Status setCalibrationSpec(mlir::ModuleOp module, const CalibrationSpec &spec);

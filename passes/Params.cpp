@@ -459,3 +459,49 @@ Status ArchiveWriter::finish() {
 }
 
 } // namespace qcc
+
+namespace qcc {
+
+Expected<std::vector<RecordedFile>> recordedTokenizerFiles(ModuleOp module) {
+  std::vector<RecordedFile> out;
+  auto files = module->getAttrOfType<ArrayAttr>("qcc.tokenizer");
+  if (!files) return out;
+  for (Attribute a : files) {
+    auto dict = dyn_cast<DictionaryAttr>(a);
+    auto name = dict ? dict.getAs<StringAttr>("name") : StringAttr();
+    auto path = dict ? dict.getAs<StringAttr>("path") : StringAttr();
+    auto hash = dict ? dict.getAs<StringAttr>("hash") : StringAttr();
+    if (!name || !path || !hash || name.getValue().empty())
+      return Status::error("malformed qcc.tokenizer attribute (each entry needs a name, a path and a hash)");
+    out.push_back({name.str(), path.str(), hash.str()});
+  }
+  return out;
+}
+
+Expected<std::optional<RecordedFile>> recordedTokenizerFile(ModuleOp module, const std::string &name) {
+  auto files = recordedTokenizerFiles(module);
+  if (!files) return files.status();
+  for (const RecordedFile &f : *files)
+    if (f.name == name) return std::optional<RecordedFile>(f);
+  return std::optional<RecordedFile>();
+}
+
+Expected<std::unique_ptr<MappedFile>> openRecordedFile(const RecordedFile &file) {
+  auto mapped = MappedFile::open(file.path);
+  if (!mapped) return mapped.status();
+  if (contentHash((*mapped)->data(), (*mapped)->size()) != file.hash)
+    return Status::error(file.path + ": the file changed since the model was imported (hash " + file.hash + ")");
+  return mapped;
+}
+
+ArrayAttr tokenizerFilesAttr(MLIRContext *context, const std::vector<RecordedFile> &files) {
+  Builder b(context);
+  SmallVector<Attribute> entries;
+  for (const RecordedFile &f : files)
+    entries.push_back(b.getDictionaryAttr({b.getNamedAttr("name", b.getStringAttr(f.name)),
+                                           b.getNamedAttr("path", b.getStringAttr(f.path)),
+                                           b.getNamedAttr("hash", b.getStringAttr(f.hash))}));
+  return b.getArrayAttr(entries);
+}
+
+} // namespace qcc

@@ -14,6 +14,7 @@
 #include "dialects/qcc/QccDialect.h"
 #include "runtime/Tensor.h"
 #include "runtime/formats/Formats.h"
+#include "support/MappedFile.h"
 #include "support/Status.h"
 
 #include "mlir/IR/BuiltinOps.h"
@@ -92,6 +93,21 @@ struct WeightValue {
 Expected<WeightValue> evaluateWeight(mlir::Value weight);
 // fp32 values [numel] of a dense weight value (qcc.weight).
 Expected<std::vector<float>> readDenseWeight(mlir::Value weight);
+
+// Files outside the tensor archives that the model carries (the importer
+// records the tokenizer's, in the module attribute `qcc.tokenizer`: an array
+// of {name, path, hash}), each checked against its XXH3-128 when opened.
+struct RecordedFile {
+  std::string name; // "tokenizer.json", "tokenizer_config.json", "chat_template.jinja"
+  std::string path;
+  std::string hash;
+};
+Expected<std::vector<RecordedFile>> recordedTokenizerFiles(mlir::ModuleOp module);
+// The file `name` of the record, or none when the module has no such file.
+Expected<std::optional<RecordedFile>> recordedTokenizerFile(mlir::ModuleOp module, const std::string &name);
+Expected<std::unique_ptr<MappedFile>> openRecordedFile(const RecordedFile &file);
+// The attribute for `files` (what the importer sets).
+mlir::ArrayAttr tokenizerFilesAttr(mlir::MLIRContext *context, const std::vector<RecordedFile> &files);
 
 // Where passes write the archives they create: the pass option when given,
 // else the module's `qcc.param_dir` attribute; an error naming both otherwise.

@@ -157,7 +157,7 @@ struct QuantizeWeightsPass : impl::QccQuantizeWeightsBase<QuantizeWeightsPass> {
     if (!spec) return spec.status();
     auto config = modelConfigOf(module);
     if (!config) return config.status();
-    auto samples = loadCalibrationSamples(*spec, *config);
+    auto samples = loadCalibrationSamples(*spec, *config, module);
     if (!samples) return samples.status();
     auto dir = paramDirFor(module, paramDir, "qcc-quantize-weights");
     if (!dir) return dir.status();

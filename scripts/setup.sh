@@ -9,6 +9,7 @@ packages=(
   flatbuffers-compiler libflatbuffers-dev
   libgtest-dev googletest
   libxxhash-dev
+  libpcre2-dev
 )
 
 missing=()

@@ -354,23 +354,22 @@ Expected<TranslateSummary> translateToArtifact(ModuleOp module, const TranslateO
   spec.program = translated->program;
   for (uint32_t i = 0; i < translated->weights.size(); ++i) spec.tensors.push_back(declare(*translated, i));
 
-  // The tokenizer the importer recorded, checked against its hash.
-  std::unique_ptr<MappedFile> tokenizer;
-  if (auto dict = module->getAttrOfType<DictionaryAttr>("qcc.tokenizer")) {
-    auto path = dict.getAs<StringAttr>("path");
-    auto hash = dict.getAs<StringAttr>("hash");
-    if (!path || !hash) return Status::error("malformed qcc.tokenizer attribute (needs path and hash)");
-    auto file = MappedFile::open(path.str());
+  // The tokenizer's files the importer recorded (tokenizer.json,
+  // tokenizer_config.json, chat_template.jinja), each checked against its
+  // hash, as role-tokenizer byte blobs under their file names.
+  auto recorded = recordedTokenizerFiles(module);
+  if (!recorded) return recorded.status();
+  std::vector<std::unique_ptr<MappedFile>> tokenizerFiles;
+  for (const RecordedFile &r : *recorded) {
+    auto file = openRecordedFile(r);
     if (!file) return file.status();
-    if (contentHash((*file)->data(), (*file)->size()) != hash.str())
-      return Status::error(path.str() + ": the tokenizer changed since the model was imported");
-    tokenizer = std::move(*file);
     TensorDecl d;
-    d.name = "tokenizer.json";
+    d.name = r.name;
     d.role = TensorRole::Tokenizer;
     d.dtype = DType::U8;
-    d.shape = {static_cast<int64_t>(tokenizer->size())};
+    d.shape = {static_cast<int64_t>((*file)->size())};
     spec.tensors.push_back(std::move(d));
+    tokenizerFiles.push_back(std::move(*file));
   }
 
   // Per target: its launch list and kernels.
@@ -409,7 +408,8 @@ Expected<TranslateSummary> translateToArtifact(ModuleOp module, const TranslateO
     }
     if (options.onTensorWritten) options.onTensorWritten(i + 1, total);
   }
-  if (tokenizer) QCC_RETURN_IF_ERROR((*writer)->writeTensor("tokenizer.json", tokenizer->data(), tokenizer->size()));
+  for (size_t i = 0; i < tokenizerFiles.size(); ++i)
+    QCC_RETURN_IF_ERROR((*writer)->writeTensor((*recorded)[i].name, tokenizerFiles[i]->data(), tokenizerFiles[i]->size()));
   QCC_RETURN_IF_ERROR((*writer)->finish());
   summary.fileSize = (*writer)->fileSize();
   summary.tensors = spec.tensors.size();

@@ -191,13 +191,15 @@ private:
     while (base.size() > 1 && base.back() == '/') base.pop_back();
     module->setAttr("qcc.model_name", b_.getStringAttr(base.substr(base.find_last_of('/') + 1)));
     module->setAttr("qcc.checkpoint_hash", b_.getStringAttr(ckpt_.contentHash()));
-    // The tokenizer travels with the model into the artifact (decode, prompts).
-    const std::string tokenizer = archivePath_ + "/tokenizer.json";
-    if (auto file = MappedFile::open(tokenizer))
-      module->setAttr("qcc.tokenizer",
-                      b_.getDictionaryAttr({b_.getNamedAttr("path", b_.getStringAttr(tokenizer)),
-                                            b_.getNamedAttr("hash", b_.getStringAttr(contentHash((*file)->data(),
-                                                                                                   (*file)->size())))}));
+    // The tokenizer's files travel with the model into the artifact (text in
+    // and out, chat): recorded by path and content hash.
+    std::vector<RecordedFile> tokenizer;
+    for (const char *name : {"tokenizer.json", "tokenizer_config.json", "chat_template.jinja"}) {
+      const std::string path = archivePath_ + "/" + name;
+      if (auto file = MappedFile::open(path))
+        tokenizer.push_back({name, path, contentHash((*file)->data(), (*file)->size())});
+    }
+    if (!tokenizer.empty()) module->setAttr("qcc.tokenizer", tokenizerFilesAttr(&ctx_, tokenizer));
   }
 
   MLIRContext &ctx_;

@@ -4,9 +4,13 @@
 
 namespace qcc {
 
-Expected<std::vector<std::vector<int64_t>>> parseTokenIdLines(const std::string &text,
-                                                              const std::string &name,
-                                                              int64_t vocabSize) {
+namespace {
+
+// A file that is not a token-id file is most likely text under another name.
+const char kTextHint[] = "; a text file is tokenized only when its name ends in .txt";
+
+Expected<std::vector<std::vector<int64_t>>> parseLines(const std::string &text, const std::string &name,
+                                                       int64_t vocabSize, const char *badTokenHint) {
   std::vector<std::vector<int64_t>> lines;
   std::vector<int64_t> current;
   size_t lineNo = 1, i = 0, n = text.size();
@@ -36,8 +40,8 @@ Expected<std::vector<std::vector<int64_t>>> parseTokenIdLines(const std::string 
     }
     if (!ok) {
       std::string shown = tok.size() > 40 ? tok.substr(0, 40) + "..." : tok;
-      return Status::error(where() + "bad token '" + shown +
-                           "' (expected a non-negative integer below 10^18)");
+      return Status::error(where() + "bad token '" + shown + "' (expected a non-negative integer below 10^18" +
+                           badTokenHint + ")");
     }
     if (vocabSize >= 0 && v >= vocabSize)
       return Status::error(where() + "token id " + tok + " is outside the vocabulary [0, " +
@@ -46,6 +50,13 @@ Expected<std::vector<std::vector<int64_t>>> parseTokenIdLines(const std::string 
   }
   if (!current.empty()) lines.push_back(std::move(current));
   return lines;
+}
+
+} // namespace
+
+Expected<std::vector<std::vector<int64_t>>> parseTokenIdLines(const std::string &text, const std::string &name,
+                                                              int64_t vocabSize) {
+  return parseLines(text, name, vocabSize, "");
 }
 
 Expected<std::vector<int64_t>> parseTokenIds(const std::string &text, const std::string &name,
@@ -67,13 +78,15 @@ Expected<std::vector<std::vector<int64_t>>> readTokenIdLines(const std::string &
                                                              int64_t vocabSize) {
   Expected<std::string> text = readText(path);
   if (!text) return text.status();
-  return parseTokenIdLines(*text, path, vocabSize);
+  return parseLines(*text, path, vocabSize, kTextHint);
 }
 
 Expected<std::vector<int64_t>> readTokenIds(const std::string &path, int64_t vocabSize) {
-  Expected<std::string> text = readText(path);
-  if (!text) return text.status();
-  return parseTokenIds(*text, path, vocabSize);
+  Expected<std::vector<std::vector<int64_t>>> lines = readTokenIdLines(path, vocabSize);
+  if (!lines) return lines.status();
+  std::vector<int64_t> all;
+  for (const auto &l : *lines) all.insert(all.end(), l.begin(), l.end());
+  return all;
 }
 
 } // namespace qcc

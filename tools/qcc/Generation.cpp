@@ -9,7 +9,8 @@ namespace qcc::cli {
 
 Expected<std::vector<int64_t>> generateTokens(const std::vector<int64_t> &prompt, int64_t V,
                                               const SamplingOptions &o, const PrefillFn &prefill,
-                                              const DecodeFn &decode, const std::function<void()> &afterPrefill) {
+                                              const DecodeFn &decode, const std::function<void()> &afterPrefill,
+                                              const std::function<void(int64_t)> &onToken) {
   std::vector<int64_t> generated;
   if (o.steps <= 0) return generated;
   auto logits = prefill(prompt); // [T, V]
@@ -20,6 +21,7 @@ Expected<std::vector<int64_t>> generateTokens(const std::vector<int64_t> &prompt
   while (true) {
     int64_t next = cpu::sampleToken(last.data(), V, o.temperature, rng);
     generated.push_back(next);
+    if (onToken) onToken(next);
     if (std::find(o.stopIds.begin(), o.stopIds.end(), next) != o.stopIds.end()) break;
     if (int64_t(generated.size()) == o.steps) break; // the last id needs no forward pass
     auto out = decode(next); // [V]

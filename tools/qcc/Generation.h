@@ -23,10 +23,12 @@ using DecodeFn = std::function<Expected<std::vector<float>>(int64_t)>;
 
 // The generated ids (the prompt excluded). The last id gets no forward pass,
 // so a run of n ids costs one prefill and n - 1 decode steps. `afterPrefill`
-// (may be empty) is called once the prompt's logits exist (for timing).
+// (may be empty) is called once the prompt's logits exist (for timing);
+// `onToken` (may be empty) with each id as soon as it is chosen (streaming).
 Expected<std::vector<int64_t>> generateTokens(const std::vector<int64_t> &prompt, int64_t vocabSize,
                                               const SamplingOptions &options, const PrefillFn &prefill,
                                               const DecodeFn &decode,
-                                              const std::function<void()> &afterPrefill = {});
+                                              const std::function<void()> &afterPrefill = {},
+                                              const std::function<void(int64_t)> &onToken = {});
 
 } // namespace qcc::cli

@@ -1,5 +1,6 @@
 // qcc compile MODEL_DIR --format F --target T -o model.qcc: the whole pipeline.
 #include "tools/qcc/Command.h"
+#include "tools/qcc/ModelText.h"
 #include "tools/qcc/QuantOptions.h"
 
 #include "codegen/artifact/EmitArtifact.h"
@@ -38,6 +39,9 @@ const char *kUsage =
     "  --tiles FILE        GEMM tiles from `qcc tune` (its JSON table) in place of the built-in\n"
     "                      choice where an entry matches; stored with the kernels for the runtime\n"
     "  --dtype f32|bf16    activation precision of the CPU program (and of calibration)\n"
+    "  --no-tokenizer      embed no tokenizer (by default MODEL_DIR's tokenizer.json,\n"
+    "                      tokenizer_config.json and chat_template.jinja are checked and\n"
+    "                      embedded, so `qcc run --prompt` and `qcc chat` need nothing else)\n"
     "  --dump-pass-pipeline  print the pass pipeline (as `qcc-opt --pass-pipeline=` takes it), then compile\n"
     "  --quiet             no progress lines\n";
 
@@ -101,7 +105,7 @@ int runCompile(const std::vector<std::string> &args) {
   auto fail = [](const std::string &m) { return qcc::cli::fail("compile", m); };
   std::string modelDir, output, dtype, targetList, tilesPath;
   qcc::QuantizationOptions options;
-  bool calibGiven = false, noKernels = false, dumpPipeline = false;
+  bool calibGiven = false, noKernels = false, dumpPipeline = false, noTokenizer = false;
   Progress progress;
   for (size_t i = 0; i < args.size(); ++i) {
     const std::string &a = args[i];
@@ -124,6 +128,7 @@ int runCompile(const std::vector<std::string> &args) {
     else if (a == "--fp8-weight-only") options.fp8WeightOnly = true;
     else if (a == "--no-kernels") noKernels = true;
     else if (a == "--dump-pass-pipeline") dumpPipeline = true;
+    else if (a == "--no-tokenizer") noTokenizer = true;
     else if (a == "--quiet") progress.quiet = true;
     else if (!a.empty() && a[0] == '-') return fail("unknown option '" + a + "'");
     else if (modelDir.empty()) modelDir = a;
@@ -167,10 +172,39 @@ int runCompile(const std::vector<std::string> &args) {
   mlir::OwningOpRef<mlir::ModuleOp> &module = imported->module;
   stages.push_back({"import", secondsSince(t0)});
   auto config = qcc::modelConfigOf(*module);
-  progress.line("imported " + modelDir + " (" + std::to_string(config ? config->numLayers : 0) + " layers)");
+  if (!config) return fail(config.message());
+  progress.line("imported " + modelDir + " (" + std::to_string(config->numLayers) + " layers)");
   qcc::setProgressReporter([&](const std::string &stage, int64_t done, int64_t total) {
     progress.layer(stage, done - 1, total);
   });
+
+  // The tokenizer the artifact will carry (the files the importer recorded)
+  // is checked before any work: it must load, encode, and fit the model's
+  // vocabulary; --no-tokenizer drops it from the module.
+  if (noTokenizer) {
+    (*module)->removeAttr("qcc.tokenizer");
+  } else {
+    const std::string hint = " (--no-tokenizer compiles without it)";
+    auto text = qcc::cli::modelTextFromDir(modelDir);
+    if (!text) return fail(text.message() + hint);
+    if (text->tokenizer) {
+      auto encoder = text->encoder();
+      if (!encoder) return fail(encoder.message() + hint);
+      const int64_t vocab = config->vocabSize;
+      if ((*encoder)->size() > vocab)
+        return fail(text->source + "tokenizer.json has ids up to " + std::to_string((*encoder)->size() - 1) +
+                    ", beyond the model's vocabulary [0, " + std::to_string(vocab) + ")" + hint);
+      // A malformed tokenizer_config.json fails here rather than in `qcc chat`.
+      if (auto found = qcc::findChatTemplate(text->tokenizerConfigJson, text->chatTemplateJinja, text->source); !found)
+        return fail(found.message() + hint);
+      auto chat = text->chatFormat();
+      progress.line("tokenizer: " + std::to_string((*encoder)->size()) + " ids; chat format: " +
+                    (chat ? (chat->kind == qcc::ChatFormat::Kind::Llama31 ? "Llama 3.1" : "Llama 3.0")
+                          : "none (" + chat.message() + ")"));
+    } else {
+      progress.line("note: " + text->source + "tokenizer.json is missing: the artifact takes token ids only");
+    }
+  }
 
   // Diagnostics of the passes (errors, remarks) go to stderr, prefixed.
   mlir::ScopedDiagnosticHandler diagnostics(&context, [&](mlir::Diagnostic &d) {

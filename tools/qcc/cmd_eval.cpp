@@ -3,8 +3,10 @@
 #include "tools/qcc/Command.h"
 #include "tools/qcc/Evaluate.h"
 #include "tools/qcc/Generation.h"
+#include "tools/qcc/ModelText.h"
 #include "tools/qcc/QuantOptions.h"
 
+#include "frontends/llama/TextData.h"
 #include "frontends/llama/TokenIds.h"
 #include "passes/Passes.h"
 #include "passes/ToProgram.h"
@@ -31,11 +33,15 @@ namespace {
 using qcc::cli::EvalModel;
 
 const char *kUsage =
-    "usage: qcc eval MODEL_DIR|model.qcc --data-ids FILE [--seq-len N] [--ref MODEL_DIR]\n"
-    "                [--dtype f32|bf16] [--threads N] [--prompts N] [--device auto|cpu|cuda]\n"
-    "                [quantization options]\n"
-    "  Perplexity on a token-id file (one sequence per line, cut into windows of\n"
-    "  --seq-len ids, default 256, each from an empty cache). With quantization\n"
+    "usage: qcc eval MODEL_DIR|model.qcc (--data FILE | --data-ids FILE) [--seq-len N]\n"
+    "                [--max-windows N] [--ref MODEL_DIR] [--dtype f32|bf16] [--threads N]\n"
+    "                [--prompts N] [--device auto|cpu|cuda] [quantization options]\n"
+    "  Perplexity on a data file, cut into windows of --seq-len ids (default 256),\n"
+    "  each run from an empty cache; --max-windows evaluates the first N only.\n"
+    "  --data FILE.txt is text: encoded with the model's tokenizer (MODEL_DIR's\n"
+    "  tokenizer.json or the one the artifact embeds) and cut into consecutive\n"
+    "  windows of BOS + seq-len - 1 tokens; any other --data file, and --data-ids,\n"
+    "  hold token ids (one sequence per line). With quantization\n"
     "  options MODEL_DIR is quantized in memory exactly as `qcc compile` does and\n"
     "  compared with its unquantized self; an artifact is compared with --ref.\n"
     "  Prints `key value` lines: perplexity, mean_nll, tokens, windows, and with a\n"
@@ -120,9 +126,9 @@ EvalModel fromSession(qcc::rt::Session &session) {
 int runEval(const std::vector<std::string> &args) {
   auto fail = [](const std::string &m) { return qcc::cli::fail("eval", m); };
   std::string target, dataPath, dtypeText, refDir, deviceText = "auto";
-  int64_t seqLen = 256, threads = 0, prompts = 8;
+  int64_t seqLen = 256, threads = 0, prompts = 8, maxWindows = 0;
   qcc::QuantizationOptions quant;
-  bool quantGiven = false, calibGiven = false;
+  bool quantGiven = false, calibGiven = false, dataIsText = false;
   for (size_t i = 0; i < args.size(); ++i) {
     const std::string &a = args[i];
     std::string error;
@@ -136,10 +142,17 @@ int runEval(const std::vector<std::string> &args) {
       quantGiven = true;
       continue;
     }
-    const bool takesValue = a == "--data-ids" || a == "--seq-len" || a == "--dtype" || a == "--threads" ||
-                            a == "--ref" || a == "--prompts" || a == "--device";
+    const bool takesValue = a == "--data-ids" || a == "--data" || a == "--seq-len" || a == "--dtype" ||
+                            a == "--threads" || a == "--ref" || a == "--prompts" || a == "--device" ||
+                            a == "--max-windows";
     if (takesValue && i + 1 >= args.size()) return fail("option " + a + " needs a value");
-    if (a == "--data-ids") dataPath = args[++i];
+    if (a == "--data-ids" || a == "--data") {
+      if (!dataPath.empty()) return fail("give one of --data and --data-ids, once");
+      dataPath = args[++i];
+      dataIsText = a == "--data" && qcc::isTextDataFile(dataPath);
+      if (a == "--data-ids" && qcc::isTextDataFile(dataPath))
+        return fail("--data-ids takes token ids, and " + dataPath + " is named as text (.txt): use --data");
+    }
     else if (a == "--dtype") dtypeText = args[++i];
     else if (a == "--ref") refDir = args[++i];
     else if (a == "--device") deviceText = args[++i];
@@ -147,6 +160,8 @@ int runEval(const std::vector<std::string> &args) {
       if (!qcc::cli::parseIntArg(args[++i], 2, int64_t(1) << 24, seqLen)) return fail("--seq-len expects an integer >= 2, got '" + args[i] + "'");
     } else if (a == "--threads") {
       if (!qcc::cli::parseIntArg(args[++i], 1, 1024, threads)) return fail("--threads expects an integer in [1, 1024], got '" + args[i] + "'");
+    } else if (a == "--max-windows") {
+      if (!qcc::cli::parseIntArg(args[++i], 1, int64_t(1) << 40, maxWindows)) return fail("--max-windows expects a positive integer, got '" + args[i] + "'");
     } else if (a == "--prompts") {
       if (!qcc::cli::parseIntArg(args[++i], 0, 1 << 20, prompts)) return fail("--prompts expects a non-negative integer, got '" + args[i] + "'");
     } else if (!a.empty() && a[0] == '-') return fail("unknown option '" + a + "'");
@@ -157,7 +172,7 @@ int runEval(const std::vector<std::string> &args) {
     std::fputs(kUsage, stderr);
     return 2;
   }
-  if (dataPath.empty()) return fail("--data-ids is required");
+  if (dataPath.empty()) return fail("--data or --data-ids is required");
   qcc::cpu::ExecutorOptions execOptions;
   execOptions.numThreads = static_cast<int>(threads);
   execOptions.maxSeqLen = seqLen;
@@ -228,8 +243,48 @@ int runEval(const std::vector<std::string> &args) {
     if (!s) return fail(s.message());
     refEval = fromExecutor(*ref->model);
   }
-  auto lines = qcc::readTokenIdLines(dataPath, vocab);
+  qcc::Expected<std::vector<std::vector<int64_t>>> lines = std::vector<std::vector<int64_t>>();
+  if (dataIsText) {
+    // The tokenizer travels with the model: the artifact's, else the folder's.
+    auto text = artifact ? qcc::cli::modelTextFromArtifact(*artifact, target) : qcc::cli::modelTextFromDir(target);
+    if (!text) return fail(text.message());
+    auto encoder = text->encoder();
+    if (!encoder) return fail(encoder.message());
+    int64_t bos = -1;
+    if (artifact) {
+      bos = artifact->config().bosTokenId;
+    } else {
+      auto config = qcc::modelConfigOf(*folder->imported.module);
+      if (!config) return fail(config.message());
+      bos = config->bosTokenId;
+    }
+    lines = qcc::loadTextWindows(**encoder, dataPath, seqLen, /*maxWindows=*/0, bos);
+    if (lines)
+      for (const auto &w : *lines)
+        for (int64_t id : w)
+          if (id >= vocab)
+            return fail(dataPath + ": encodes to id " + std::to_string(id) + ", outside the model's vocabulary [0, " +
+                        std::to_string(vocab) + ")");
+  } else {
+    lines = qcc::readTokenIdLines(dataPath, vocab);
+  }
   if (!lines) return fail(lines.message());
+  if (maxWindows > 0) {
+    // Keep the first maxWindows windows, as evaluate() cuts them (seqLen ids
+    // apart, a window needs 2 ids).
+    int64_t left = maxWindows;
+    std::vector<std::vector<int64_t>> kept;
+    for (std::vector<int64_t> &line : *lines) {
+      if (left == 0) break;
+      int64_t windows = 0;
+      size_t start = 0;
+      for (; start + 1 < line.size() && windows < left; start += size_t(seqLen)) ++windows;
+      if (start < line.size()) line.resize(std::max(start, size_t(1)));
+      left -= windows;
+      kept.push_back(std::move(line));
+    }
+    *lines = std::move(kept);
+  }
   auto result = qcc::cli::evaluate(evalModel, ref ? &refEval : nullptr, *lines, settings);
   if (!result) return fail(dataPath + ": " + result.message());
   qcc::cli::printEvalResult(*result);

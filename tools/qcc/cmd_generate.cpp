@@ -1,10 +1,13 @@
-// qcc generate MODEL_DIR --prompt-ids "1 2 3" [-n 64] [--temperature T] [--seed S]
-//                        [--dtype f32|bf16] [--threads N] [--ignore-eos]
+// qcc generate MODEL_DIR [--prompt "TEXT" | --prompt-ids "1 2 3"] [-n 64] [--temperature T] [--seed S]
+//                        [--dtype f32|bf16] [--threads N] [--ignore-eos] [--no-bos]
 // Imports a Hugging Face checkpoint folder and runs its graph on the CPU
-// interpreter: prefill of the prompt, then decode steps. Prints the generated ids, and the text
-// (prompt + generation) when the folder has a tokenizer.json.
+// interpreter: prefill of the prompt, then decode steps. With --prompt, the
+// text is encoded with the folder's tokenizer.json and the continuation
+// streamed; otherwise prints the generated ids, and the text (prompt +
+// generation) when the folder has a tokenizer.json.
 #include "tools/qcc/Command.h"
 #include "tools/qcc/Generation.h"
+#include "tools/qcc/ModelText.h"
 
 #include "frontends/llama/Checkpoint.h"
 #include "frontends/llama/TokenIds.h"
@@ -26,10 +29,13 @@
 namespace {
 
 const char *kUsage =
-    "usage: qcc generate MODEL_DIR [--prompt-ids \"1 2 3\"] [-n 64] [--temperature T] [--seed S]\n"
-    "                    [--dtype f32|bf16] [--threads N] [--ignore-eos]\n"
+    "usage: qcc generate MODEL_DIR [--prompt \"TEXT\" | --prompt-ids \"1 2 3\"] [-n 64] [--temperature T]\n"
+    "                    [--seed S] [--dtype f32|bf16] [--threads N] [--ignore-eos] [--no-bos]\n"
     "  Generates with the CPU reference executor from a Hugging Face checkpoint\n"
     "  folder (config.json + safetensors). The prompt defaults to the BOS id.\n"
+    "  --prompt: the text is encoded with MODEL_DIR/tokenizer.json, BOS first\n"
+    "  (--no-bos: no special tokens); prints the prompt and streams the\n"
+    "  continuation as it is generated.\n"
     "  Greedy unless --temperature > 0 (then sampled with --seed, default 0).\n"
     "  Stops after -n ids or at an end-of-sequence id (unless --ignore-eos).\n"
     "  --dtype defaults to the checkpoint's (bf16 for bfloat16, else f32).\n"
@@ -37,31 +43,29 @@ const char *kUsage =
     "  speed goes to stderr.\n";
 
 
-bool fileExists(const std::string &p) {
-  struct stat st;
-  return ::stat(p.c_str(), &st) == 0 && S_ISREG(st.st_mode);
-}
-
 int runGenerate(const std::vector<std::string> &args) {
   auto fail = [](const std::string &m) { return qcc::cli::fail("generate", m); };
   std::string dir, promptText, dtypeText;
   int64_t steps = 64, seed = 0, threads = 0;
   double temperature = 0;
-  bool havePrompt = false, ignoreEos = false;
+  bool havePrompt = false, haveText = false, ignoreEos = false, noBos = false;
   for (size_t i = 0; i < args.size(); ++i) {
     const std::string &a = args[i];
     if (a == "--help" || a == "-h") {
       std::fputs(kUsage, stdout);
       return 0;
     }
-    if (a == "--ignore-eos") {
-      ignoreEos = true;
+    if (a == "--ignore-eos" || a == "--no-bos") {
+      (a == "--no-bos" ? noBos : ignoreEos) = true;
       continue;
     }
-    const bool takesValue = a == "--prompt-ids" || a == "-n" || a == "--temperature" || a == "--seed" ||
-                            a == "--dtype" || a == "--threads";
+    const bool takesValue = a == "--prompt-ids" || a == "--prompt" || a == "-n" || a == "--temperature" ||
+                            a == "--seed" || a == "--dtype" || a == "--threads";
     if (takesValue && i + 1 >= args.size()) return fail("option " + a + " needs a value");
-    if (a == "--prompt-ids") promptText = args[++i], havePrompt = true;
+    if (a == "--prompt-ids" || a == "--prompt") {
+      if (havePrompt) return fail("give one of --prompt and --prompt-ids, once");
+      promptText = args[++i], havePrompt = true, haveText = a == "--prompt";
+    }
     else if (a == "--dtype") dtypeText = args[++i];
     else if (a == "-n") {
       if (!qcc::cli::parseIntArg(args[++i], 0, 1 << 20, steps)) return fail("-n expects an integer in [0, 1048576], got '" + args[i] + "'");
@@ -88,13 +92,23 @@ int runGenerate(const std::vector<std::string> &args) {
   else if (dtypeText == "bf16") options.actDtype = qcc::cpu::ActDType::BF16;
   else if (!dtypeText.empty()) return fail("--dtype expects f32 or bf16, got '" + dtypeText + "'");
 
+  if (noBos && !haveText) return fail("--no-bos applies to --prompt (--prompt-ids are used as given)");
   auto imported = qcc::cli::importModel(dir, "", /*paramDir=*/false);
   if (!imported) return fail(imported.message());
   auto configOr = qcc::modelConfigOf(*imported->module);
   if (!configOr) return fail(configOr.message());
   const qcc::ModelConfig &config = *configOr;
+  auto text = qcc::cli::modelTextFromDir(dir);
+  if (!text) return fail(text.message());
+  const std::optional<qcc::Tokenizer> &tokenizer = text->tokenizer;
   std::vector<int64_t> prompt;
-  if (havePrompt) {
+  if (haveText) {
+    auto encoder = text->encoder();
+    if (!encoder) return fail(encoder.message());
+    auto p = qcc::cli::encodePrompt(**encoder, promptText, config, noBos, "generate");
+    if (!p) return fail(p.message());
+    prompt = std::move(*p);
+  } else if (havePrompt) {
     auto p = qcc::parseTokenIds(promptText, "--prompt-ids", config.vocabSize);
     if (!p) return fail(p.message());
     prompt = std::move(*p);
@@ -102,12 +116,6 @@ int runGenerate(const std::vector<std::string> &args) {
   } else {
     if (config.bosTokenId < 0) return fail("the model has no bos_token_id: give --prompt-ids");
     prompt = {config.bosTokenId};
-  }
-  std::optional<qcc::Tokenizer> tokenizer;
-  if (std::string tp = dir + "/tokenizer.json"; fileExists(tp)) {
-    auto t = qcc::loadTokenizer(tp);
-    if (!t) return fail(t.message());
-    tokenizer = std::move(*t);
   }
   int64_t total = static_cast<int64_t>(prompt.size()) + steps;
   options.maxSeqLen = total;
@@ -124,22 +132,34 @@ int runGenerate(const std::vector<std::string> &args) {
   sampling.temperature = temperature;
   sampling.seed = static_cast<uint64_t>(seed);
   if (!ignoreEos) sampling.stopIds = config.eosTokenIds;
+  // --prompt: the prompt as given, then each new character as soon as it is complete.
+  std::optional<qcc::DecodeStream> stream;
+  if (haveText) {
+    stream.emplace(*tokenizer, /*skipSpecial=*/true);
+    qcc::cli::printNow(promptText);
+  }
   auto t0 = Clock::now(), t1 = t0;
   auto result = qcc::cli::generateTokens(
       prompt, (*model)->vocabSize(), sampling, [&](const std::vector<int64_t> &p) { return session.prefill(p); },
-      [&](int64_t id) { return session.decode(id); }, [&] { t1 = Clock::now(); });
+      [&](int64_t id) { return session.decode(id); }, [&] { t1 = Clock::now(); },
+      [&](int64_t id) {
+        if (stream) qcc::cli::printNow(stream->push(id));
+      });
+  if (stream) qcc::cli::printNow(stream->finish() + "\n");
   if (!result) return fail(result.message());
   auto t2 = Clock::now();
   const std::vector<int64_t> &generated = *result;
   const int64_t decodeSteps = generated.empty() ? 0 : int64_t(generated.size()) - 1;
 
-  std::string ids;
-  for (int64_t id : generated) ids += (ids.empty() ? "" : " ") + std::to_string(id);
-  std::printf("%s\n", ids.c_str());
-  if (tokenizer) {
-    std::vector<int64_t> all = prompt;
-    all.insert(all.end(), generated.begin(), generated.end());
-    std::printf("%s\n", tokenizer->decode(all, /*skipSpecial=*/true).c_str());
+  if (!haveText) {
+    std::string ids;
+    for (int64_t id : generated) ids += (ids.empty() ? "" : " ") + std::to_string(id);
+    std::printf("%s\n", ids.c_str());
+    if (tokenizer) {
+      std::vector<int64_t> all = prompt;
+      all.insert(all.end(), generated.begin(), generated.end());
+      std::printf("%s\n", tokenizer->decode(all, /*skipSpecial=*/true).c_str());
+    }
   }
   double pf = std::chrono::duration<double>(t1 - t0).count();
   double dc = std::chrono::duration<double>(t2 - t1).count();

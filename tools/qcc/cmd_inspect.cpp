@@ -131,12 +131,12 @@ int runInspect(const std::vector<std::string> &args) {
   // Sizes by format (dense tensors by dtype).
   struct Size { int count = 0; uint64_t data = 0, scales = 0; };
   std::map<std::string, Size> sizes;
-  bool tokenizer = false;
+  std::string tokenizerFiles; // the embedded tokenizer's files, by name
   for (const LoadedTensor &t : f.tensors()) {
     std::string key = t.decl.role == TensorRole::Tokenizer ? "tokenizer"
                       : t.decl.format == WeightFormat::Dense ? std::string("dense ") + qcc::dtypeName(t.dataType)
                                                              : formatName(t.decl.format);
-    tokenizer |= t.decl.role == TensorRole::Tokenizer;
+    if (t.decl.role == TensorRole::Tokenizer) tokenizerFiles += (tokenizerFiles.empty() ? "" : ", ") + t.decl.name;
     Size &s = sizes[key];
     ++s.count, s.data += t.dataRange.size, s.scales += t.scaleRange.size;
   }
@@ -188,7 +188,7 @@ int runInspect(const std::vector<std::string> &args) {
       }
     }
   }
-  std::printf("tokenizer: %s\n", tokenizer ? "embedded" : "none");
+  std::printf("tokenizer: %s\n", tokenizerFiles.empty() ? "none" : ("embedded (" + tokenizerFiles + ")").c_str());
   const Provenance &p = spec.provenance;
   std::printf("provenance: %s; source %s; checkpoint %s\n", p.qccVersion.empty() ? "?" : p.qccVersion.c_str(),
               p.source.empty() ? "?" : p.source.c_str(), p.checkpointHash.empty() ? "?" : p.checkpointHash.c_str());

@@ -1,10 +1,13 @@
-// qcc run model.qcc --prompt-ids "1 2 3" -n 64 [--device auto|cpu|cuda]
+// qcc run model.qcc (--prompt "TEXT" | --prompt-ids "1 2 3") -n 64 [--device auto|cpu|cuda]
 //                   [--temperature T] [--seed S] [--max-seq-len N] [--threads N]
-//                   [--tokenizer tokenizer.json] [--ignore-eos]
-// Generates with the runtime API (qcc::rt); prints the ids, and the text when
-// a tokenizer is known (embedded in the artifact or given).
+//                   [--tokenizer tokenizer.json] [--ignore-eos] [--no-bos]
+// Generates with the runtime API (qcc::rt). With --prompt, the text is
+// encoded with the artifact's tokenizer and the continuation streamed as it
+// is generated; with --prompt-ids, prints the ids, and the text when a
+// tokenizer is known (embedded in the artifact or given).
 #include "tools/qcc/Command.h"
 #include "tools/qcc/Generation.h"
+#include "tools/qcc/ModelText.h"
 
 #include "frontends/llama/TokenIds.h"
 #include "frontends/llama/Tokenizer.h"
@@ -22,14 +25,18 @@
 namespace {
 
 const char *kUsage =
-    "usage: qcc run MODEL.qcc --prompt-ids \"1 2 3\" [-n 64] [--device auto|cpu|cuda]\n"
+    "usage: qcc run MODEL.qcc (--prompt \"TEXT\" | --prompt-ids \"1 2 3\") [-n 64] [--device auto|cpu|cuda]\n"
     "               [--temperature T] [--seed S] [--max-seq-len N] [--threads N]\n"
-    "               [--tokenizer tokenizer.json] [--ignore-eos]\n"
+    "               [--tokenizer tokenizer.json] [--ignore-eos] [--no-bos]\n"
     "  Runs the artifact: prefill of the prompt, then -n decode steps (greedy\n"
     "  unless --temperature > 0), stopping at an end-of-sequence id unless\n"
-    "  --ignore-eos. Prints the generated ids, and the text when a tokenizer is\n"
-    "  embedded in the artifact or given. --device auto (default) uses CUDA when a\n"
-    "  GPU and kernels for it exist, else the CPU, and says why on stderr.\n";
+    "  --ignore-eos. --device auto (default) uses CUDA when a GPU and kernels for\n"
+    "  it exist, else the CPU, and says why on stderr.\n"
+    "  --prompt: the text is encoded with the tokenizer the artifact embeds (or\n"
+    "  --tokenizer), BOS first (--no-bos: no special tokens); prints the prompt and\n"
+    "  streams the continuation as it is generated.\n"
+    "  --prompt-ids: prints the generated ids, and the text of prompt and\n"
+    "  continuation when a tokenizer is embedded or given.\n";
 
 
 int runRun(const std::vector<std::string> &args) {
@@ -37,21 +44,25 @@ int runRun(const std::vector<std::string> &args) {
   std::string path, promptText, deviceText = "auto", tokenizerPath;
   int64_t steps = 64, seed = 0, maxSeqLen = 0, threads = 0;
   double temperature = 0;
-  bool havePrompt = false, ignoreEos = false;
+  bool havePrompt = false, haveText = false, ignoreEos = false, noBos = false;
   for (size_t i = 0; i < args.size(); ++i) {
     const std::string &a = args[i];
     if (a == "--help" || a == "-h") {
       std::fputs(kUsage, stdout);
       return 0;
     }
-    if (a == "--ignore-eos") {
-      ignoreEos = true;
+    if (a == "--ignore-eos" || a == "--no-bos") {
+      (a == "--no-bos" ? noBos : ignoreEos) = true;
       continue;
     }
-    const bool takesValue = a == "--prompt-ids" || a == "-n" || a == "--device" || a == "--temperature" ||
-                            a == "--seed" || a == "--max-seq-len" || a == "--threads" || a == "--tokenizer";
+    const bool takesValue = a == "--prompt-ids" || a == "--prompt" || a == "-n" || a == "--device" ||
+                            a == "--temperature" || a == "--seed" || a == "--max-seq-len" || a == "--threads" ||
+                            a == "--tokenizer";
     if (takesValue && i + 1 >= args.size()) return fail("option " + a + " needs a value");
-    if (a == "--prompt-ids") promptText = args[++i], havePrompt = true;
+    if (a == "--prompt-ids" || a == "--prompt") {
+      if (havePrompt) return fail("give one of --prompt and --prompt-ids, once");
+      promptText = args[++i], havePrompt = true, haveText = a == "--prompt";
+    }
     else if (a == "--device") deviceText = args[++i];
     else if (a == "--tokenizer") tokenizerPath = args[++i];
     else if (a == "-n") {
@@ -75,28 +86,31 @@ int runRun(const std::vector<std::string> &args) {
     std::fputs(kUsage, stderr);
     return 2;
   }
-  if (!havePrompt) return fail("--prompt-ids is required");
+  if (!havePrompt) return fail("--prompt or --prompt-ids is required");
+  if (noBos && !haveText) return fail("--no-bos applies to --prompt (--prompt-ids are used as given)");
   auto device = qcc::rt::parseDevice(deviceText);
   if (!device) return fail(device.message());
 
+  if (qcc::cli::isDirectory(path))
+    return fail(path + " is a folder: qcc run takes a compiled artifact (`qcc compile " + path +
+                " -o m.qcc`; just-in-time runs of a checkpoint folder are not built yet)");
   auto artifact = qcc::rt::Artifact::open(path);
   if (!artifact) return fail(artifact.message());
   const qcc::ModelConfig &config = (*artifact)->config();
-  auto prompt = qcc::parseTokenIds(promptText, "--prompt-ids", config.vocabSize);
-  if (!prompt) return fail(prompt.message());
-  if (prompt->empty()) return fail("--prompt-ids holds no ids");
-
-  // A tokenizer is optional: without one only ids are printed.
-  std::optional<qcc::Tokenizer> tokenizer;
-  if (!tokenizerPath.empty()) {
-    auto t = qcc::loadTokenizer(tokenizerPath);
-    if (!t) return fail(t.message());
-    tokenizer = std::move(*t);
-  } else if (std::string json = (*artifact)->tokenizerJson(); !json.empty()) {
-    auto t = qcc::parseTokenizer(json, path + ": embedded tokenizer.json");
-    if (!t) return fail(t.message());
-    tokenizer = std::move(*t);
+  // The tokenizer is optional for ids: without one only ids are printed.
+  auto text = qcc::cli::modelTextFromArtifact(**artifact, path, tokenizerPath);
+  if (!text) return fail(text.message());
+  const std::optional<qcc::Tokenizer> &tokenizer = text->tokenizer;
+  qcc::Expected<std::vector<int64_t>> prompt = std::vector<int64_t>();
+  if (haveText) {
+    auto encoder = text->encoder();
+    if (!encoder) return fail(encoder.message());
+    prompt = qcc::cli::encodePrompt(**encoder, promptText, config, noBos, "run");
+  } else {
+    prompt = qcc::parseTokenIds(promptText, "--prompt-ids", config.vocabSize);
+    if (prompt && prompt->empty()) return fail("--prompt-ids holds no ids");
   }
+  if (!prompt) return fail(prompt.message());
 
   qcc::rt::SessionOptions options;
   options.device = *device;
@@ -115,11 +129,25 @@ int runRun(const std::vector<std::string> &args) {
   sampling.temperature = temperature;
   sampling.seed = static_cast<uint64_t>(seed);
   if (!ignoreEos) sampling.stopIds = config.eosTokenIds;
+  // --prompt: the prompt as given, then each new character as soon as it is complete.
+  std::optional<qcc::DecodeStream> stream;
+  if (haveText) {
+    stream.emplace(*tokenizer, /*skipSpecial=*/true);
+    qcc::cli::printNow(promptText);
+  }
   auto result = qcc::cli::generateTokens(
       *prompt, config.vocabSize, sampling, [&](const std::vector<int64_t> &p) { return (*session)->prefill(p); },
-      [&](int64_t id) { return (*session)->decode(id); });
+      [&](int64_t id) { return (*session)->decode(id); }, {},
+      [&](int64_t id) {
+        if (stream) qcc::cli::printNow(stream->push(id));
+      });
+  if (stream) qcc::cli::printNow(stream->finish() + "\n");
   if (!result) return fail(result.message());
   const std::vector<int64_t> &generated = *result;
+  if (haveText) {
+    (*session)->close();
+    return 0;
+  }
 
   std::string ids;
   for (int64_t id : generated) ids += (ids.empty() ? "" : " ") + std::to_string(id);

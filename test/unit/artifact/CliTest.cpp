@@ -142,7 +142,7 @@ TEST_F(Cli, RunDecodesWithTheEmbeddedTokenizer) {
   // A byte-level BPE vocabulary "a0".."a95" for the tiny model's 96 ids.
   std::string json = "{\"model\":{\"type\":\"BPE\",\"vocab\":{";
   for (int i = 0; i < 96; ++i) json += (i ? ",\"a" : "\"a") + std::to_string(i) + "\":" + std::to_string(i);
-  json += "}},\"decoder\":{\"type\":\"ByteLevel\"}}";
+  json += "},\"merges\":[]},\"decoder\":{\"type\":\"ByteLevel\"}}";
   std::ofstream(dir + "/tokenizer.json") << json;
   std::string path = make("tok.qcc", "--format fp8 --tokenizer " + dir + "/tokenizer.json");
   Result r = sh(kQcc + " run " + path + " --prompt-ids '1 5' -n 6 --ignore-eos --temperature 0.8 --seed 7");
