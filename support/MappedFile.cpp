@@ -125,6 +125,23 @@ Expected<std::unique_ptr<AtomicFileWriter>> AtomicFileWriter::create(const std::
   return w;
 }
 
+Expected<std::unique_ptr<AtomicFileWriter>> AtomicFileWriter::createInMemory(const std::string &name) {
+  std::unique_ptr<AtomicFileWriter> w(new AtomicFileWriter());
+  w->path_ = name;
+  w->inMemory_ = true;
+  int fd = ::memfd_create(name.c_str(), MFD_CLOEXEC);
+  if (fd < 0) return Status::error(name + ": cannot create an in-memory file: " + errnoText());
+  w->fd_ = fd;
+  return w;
+}
+
+int AtomicFileWriter::releaseFd() {
+  if (!inMemory_ || !committed_) return -1;
+  int fd = fd_;
+  fd_ = -1;
+  return fd;
+}
+
 AtomicFileWriter::~AtomicFileWriter() {
   if (fd_ >= 0) ::close(fd_);
   if (!committed_ && !tempPath_.empty()) ::unlink(tempPath_.c_str());
@@ -159,6 +176,10 @@ Status AtomicFileWriter::writeZeros(size_t n) {
 
 Status AtomicFileWriter::commit() {
   if (fd_ < 0) return Status::error(path_ + ": commit after close");
+  if (inMemory_) {
+    committed_ = true;
+    return Status::ok();
+  }
   // Temporary files from mkstemp are 0600; artifacts are ordinary files.
   mode_t mask = ::umask(0);
   ::umask(mask);

@@ -42,6 +42,11 @@ void releasePages(const void *data, size_t size);
 class AtomicFileWriter {
 public:
   static Expected<std::unique_ptr<AtomicFileWriter>> create(const std::string &path);
+  // An anonymous in-memory file (memfd) named `name` for messages: commit()
+  // keeps it open, releaseFd() hands it over (an artifact compiled just in
+  // time for `qcc run MODEL_DIR` never touches the disk).
+  static Expected<std::unique_ptr<AtomicFileWriter>> createInMemory(const std::string &name);
+  int releaseFd();
   ~AtomicFileWriter(); // Discards the temporary unless commit() succeeded.
   AtomicFileWriter(const AtomicFileWriter &) = delete;
   AtomicFileWriter &operator=(const AtomicFileWriter &) = delete;
@@ -57,6 +62,7 @@ private:
   int fd_ = -1;
   uint64_t offset_ = 0;
   bool committed_ = false;
+  bool inMemory_ = false;
   int liveSlot_ = -1; // in the registry of temporaries a fatal signal removes
 };
 

@@ -387,7 +387,8 @@ Expected<TranslateSummary> translateToArtifact(ModuleOp module, const TranslateO
   spec.provenance.qccVersion = "0.2.0";
   spec.provenance.options = recordedPasses(module);
 
-  auto writer = artifact::ArtifactWriter::create(options.outputPath, spec);
+  auto writer = options.inMemory ? artifact::ArtifactWriter::createInMemory(options.outputPath, spec)
+                                 : artifact::ArtifactWriter::create(options.outputPath, spec);
   if (!writer) return writer.status();
   TranslateSummary summary;
   const int64_t total = static_cast<int64_t>(translated->weights.size());
@@ -412,6 +413,7 @@ Expected<TranslateSummary> translateToArtifact(ModuleOp module, const TranslateO
     QCC_RETURN_IF_ERROR((*writer)->writeTensor((*recorded)[i].name, tokenizerFiles[i]->data(), tokenizerFiles[i]->size()));
   QCC_RETURN_IF_ERROR((*writer)->finish());
   summary.fileSize = (*writer)->fileSize();
+  summary.memoryFd = (*writer)->releaseFd();
   summary.tensors = spec.tensors.size();
   for (const artifact::TargetDecl &t : spec.targets) summary.targets.push_back(t.target);
   return summary;

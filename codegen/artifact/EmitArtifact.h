@@ -25,6 +25,9 @@ namespace qcc {
 
 struct TranslateOptions {
   std::string outputPath;
+  // Into an anonymous in-memory file instead (outputPath names it in
+  // messages); TranslateSummary::memoryFd is its descriptor.
+  bool inMemory = false;
   std::string kernelCacheDir; // "" = the default kernel cache
   // Called once per tensor written (done, total), may be empty.
   std::function<void(int64_t done, int64_t total)> onTensorWritten;
@@ -35,6 +38,7 @@ struct TranslateSummary {
   std::map<std::string, uint64_t> bytesByFormat; // "fp8" -> bytes of codes + scales
   size_t tensors = 0;
   std::vector<std::string> targets; // targets with kernels
+  int memoryFd = -1;                // TranslateOptions::inMemory: the caller's to close
 };
 
 // Writes the artifact atomically (nothing at the path on failure).

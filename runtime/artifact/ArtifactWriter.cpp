@@ -127,6 +127,17 @@ std::vector<uint8_t> encodeHeader(const ArtifactSpec &spec, const std::vector<By
 }
 
 Expected<std::unique_ptr<ArtifactWriter>> ArtifactWriter::create(const std::string &path, ArtifactSpec spec) {
+  return create(path, std::move(spec), /*inMemory=*/false);
+}
+
+Expected<std::unique_ptr<ArtifactWriter>> ArtifactWriter::createInMemory(const std::string &name, ArtifactSpec spec) {
+  return create(name, std::move(spec), /*inMemory=*/true);
+}
+
+int ArtifactWriter::releaseFd() { return finished_ && out_ ? out_->releaseFd() : -1; }
+
+Expected<std::unique_ptr<ArtifactWriter>> ArtifactWriter::create(const std::string &path, ArtifactSpec spec,
+                                                                 bool inMemory) {
   if (Status s = validateSpec(spec); !s) return s.withContext(path);
   std::unique_ptr<ArtifactWriter> w(new ArtifactWriter());
   w->path_ = path;
@@ -153,7 +164,7 @@ Expected<std::unique_ptr<ArtifactWriter>> ArtifactWriter::create(const std::stri
   if (header.size() > (uint64_t(1) << 31)) return Status::error(path + ": header is larger than 2 GiB");
   w->rawOffset_ = alignUp(kPreambleBytes + header.size(), kRawSectionAlignment);
 
-  auto out = AtomicFileWriter::create(path);
+  auto out = inMemory ? AtomicFileWriter::createInMemory(path) : AtomicFileWriter::create(path);
   if (!out) return out.status();
   w->out_ = std::move(*out);
   uint8_t preamble[kPreambleBytes] = {};

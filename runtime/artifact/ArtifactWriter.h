@@ -24,6 +24,10 @@ class ArtifactWriter {
 public:
   // Validates `spec` (validateSpec) and writes preamble + header + padding.
   static Expected<std::unique_ptr<ArtifactWriter>> create(const std::string &path, ArtifactSpec spec);
+  // The same into an anonymous in-memory file (memfd; `name` for messages).
+  // After finish(), releaseFd() hands over its descriptor (map it to run it).
+  static Expected<std::unique_ptr<ArtifactWriter>> createInMemory(const std::string &name, ArtifactSpec spec);
+  int releaseFd();
   ~ArtifactWriter(); // without finish(): the temporary file is removed
   ArtifactWriter(const ArtifactWriter &) = delete;
   ArtifactWriter &operator=(const ArtifactWriter &) = delete;
@@ -45,6 +49,7 @@ public:
 
 private:
   ArtifactWriter() = default;
+  static Expected<std::unique_ptr<ArtifactWriter>> create(const std::string &path, ArtifactSpec spec, bool inMemory);
   Status padTo(uint64_t rawPos);
 
   std::string path_;

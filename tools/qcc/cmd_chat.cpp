@@ -1,10 +1,11 @@
-// qcc chat model.qcc [--system "TEXT"] [-n 512] [--temperature T] [--seed S]
+// qcc chat model.qcc|MODEL_DIR [--system "TEXT"] [-n 512] [--temperature T] [--seed S]
 //                    [--max-seq-len N] [--device auto|cpu|cuda] [--threads N] [--show-ids]
 // A conversation with an Instruct model in its Llama 3 chat format: each
 // line read from stdin is a user turn, each reply is streamed to stdout. The
 // KV cache is kept between turns, so a turn costs only its own tokens.
 #include "tools/qcc/Command.h"
 #include "tools/qcc/Generation.h"
+#include "tools/qcc/Jit.h"
 #include "tools/qcc/ModelText.h"
 
 #include "runtime/lib/Artifact.h"
@@ -21,8 +22,9 @@
 namespace {
 
 const char *kUsage =
-    "usage: qcc chat MODEL.qcc [--system \"TEXT\"] [-n 512] [--temperature T] [--seed S]\n"
+    "usage: qcc chat MODEL.qcc|MODEL_DIR [--system \"TEXT\"] [-n 512] [--temperature T] [--seed S]\n"
     "                [--max-seq-len N] [--device auto|cpu|cuda] [--threads N] [--show-ids]\n"
+    "                [MODEL_DIR only: --format F and qcc compile's other quantization options]\n"
     "  Chats with an Instruct model in its chat format (Llama 3.1's, from the chat\n"
     "  template the artifact embeds): every line of stdin is a user message, the\n"
     "  reply is streamed to stdout, one line per reply (end of input or /exit ends,\n"
@@ -31,7 +33,8 @@ const char *kUsage =
     "  --system sets the system prompt. Greedy unless --temperature > 0.\n"
     "  --max-seq-len bounds the whole conversation (default: the model's context,\n"
     "  at most 8192). --show-ids prints on stderr the ids each turn feeds the model\n"
-    "  and the ids of each reply.\n";
+    "  and the ids of each reply.\n"
+    "  A checkpoint folder is compiled just in time, in memory, as `qcc run` does.\n";
 
 int runChat(const std::vector<std::string> &args) {
   auto fail = [](const std::string &m) { return qcc::cli::fail("chat", m); };
@@ -39,6 +42,7 @@ int runChat(const std::vector<std::string> &args) {
   int64_t steps = 512, seed = 0, maxSeqLen = 0, threads = 0;
   double temperature = 0;
   bool showIds = false;
+  bool compileOptions = false; // quantization options: a folder is compiled just in time
   for (size_t i = 0; i < args.size(); ++i) {
     const std::string &a = args[i];
     if (a == "--help" || a == "-h") {
@@ -67,6 +71,9 @@ int runChat(const std::vector<std::string> &args) {
       temperature = std::strtod(args[++i].c_str(), &end);
       if (*end != '\0' || args[i].empty() || !std::isfinite(temperature) || temperature < 0)
         return fail("--temperature expects a non-negative number, got '" + args[i] + "'");
+    } else if (std::string error; qcc::cli::jitCompiler() && qcc::cli::jitCompiler()->parseOption(args, i, error)) {
+      if (!error.empty()) return fail(error);
+      compileOptions = true;
     } else if (!a.empty() && a[0] == '-') return fail("unknown option '" + a + "'");
     else if (path.empty()) path = a;
     else return fail("unexpected argument '" + a + "'");
@@ -77,10 +84,7 @@ int runChat(const std::vector<std::string> &args) {
   }
   auto device = qcc::rt::parseDevice(deviceText);
   if (!device) return fail(device.message());
-  if (qcc::cli::isDirectory(path))
-    return fail(path + " is a folder: qcc chat takes a compiled artifact (`qcc compile " + path +
-                " -o m.qcc`; just-in-time runs of a checkpoint folder are not built yet)");
-  auto artifact = qcc::rt::Artifact::open(path);
+  auto artifact = qcc::cli::openModel(path, *device, compileOptions, "chat");
   if (!artifact) return fail(artifact.message());
   const qcc::ModelConfig &config = (*artifact)->config();
   auto text = qcc::cli::modelTextFromArtifact(**artifact, path);

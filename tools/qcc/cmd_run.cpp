@@ -1,4 +1,4 @@
-// qcc run model.qcc (--prompt "TEXT" | --prompt-ids "1 2 3") -n 64 [--device auto|cpu|cuda]
+// qcc run model.qcc|MODEL_DIR (--prompt "TEXT" | --prompt-ids "1 2 3") -n 64 [--device auto|cpu|cuda]
 //                   [--temperature T] [--seed S] [--max-seq-len N] [--threads N]
 //                   [--tokenizer tokenizer.json] [--ignore-eos] [--no-bos]
 // Generates with the runtime API (qcc::rt). With --prompt, the text is
@@ -7,6 +7,7 @@
 // tokenizer is known (embedded in the artifact or given).
 #include "tools/qcc/Command.h"
 #include "tools/qcc/Generation.h"
+#include "tools/qcc/Jit.h"
 #include "tools/qcc/ModelText.h"
 
 #include "frontends/llama/TokenIds.h"
@@ -25,9 +26,10 @@
 namespace {
 
 const char *kUsage =
-    "usage: qcc run MODEL.qcc (--prompt \"TEXT\" | --prompt-ids \"1 2 3\") [-n 64] [--device auto|cpu|cuda]\n"
-    "               [--temperature T] [--seed S] [--max-seq-len N] [--threads N]\n"
-    "               [--tokenizer tokenizer.json] [--ignore-eos] [--no-bos]\n"
+    "usage: qcc run MODEL.qcc|MODEL_DIR (--prompt \"TEXT\" | --prompt-ids \"1 2 3\") [-n 64]\n"
+    "               [--device auto|cpu|cuda] [--temperature T] [--seed S] [--max-seq-len N]\n"
+    "               [--threads N] [--tokenizer tokenizer.json] [--ignore-eos] [--no-bos]\n"
+    "               [MODEL_DIR only: --format F and qcc compile's other quantization options]\n"
     "  Runs the artifact: prefill of the prompt, then -n decode steps (greedy\n"
     "  unless --temperature > 0), stopping at an end-of-sequence id unless\n"
     "  --ignore-eos. --device auto (default) uses CUDA when a GPU and kernels for\n"
@@ -36,7 +38,10 @@ const char *kUsage =
     "  --tokenizer), BOS first (--no-bos: no special tokens); prints the prompt and\n"
     "  streams the continuation as it is generated.\n"
     "  --prompt-ids: prints the generated ids, and the text of prompt and\n"
-    "  continuation when a tokenizer is embedded or given.\n";
+    "  continuation when a tokenizer is embedded or given.\n"
+    "  A checkpoint folder is compiled just in time, in memory, for the device\n"
+    "  found (the GPU's own kernels, from the kernel cache when built before; or\n"
+    "  the CPU), with the quantization options of qcc compile; nothing is written.\n";
 
 
 int runRun(const std::vector<std::string> &args) {
@@ -45,6 +50,7 @@ int runRun(const std::vector<std::string> &args) {
   int64_t steps = 64, seed = 0, maxSeqLen = 0, threads = 0;
   double temperature = 0;
   bool havePrompt = false, haveText = false, ignoreEos = false, noBos = false;
+  bool compileOptions = false; // quantization options: a folder is compiled just in time
   for (size_t i = 0; i < args.size(); ++i) {
     const std::string &a = args[i];
     if (a == "--help" || a == "-h") {
@@ -78,6 +84,9 @@ int runRun(const std::vector<std::string> &args) {
       temperature = std::strtod(args[++i].c_str(), &end);
       if (*end != '\0' || args[i].empty() || !std::isfinite(temperature) || temperature < 0)
         return fail("--temperature expects a non-negative number, got '" + args[i] + "'");
+    } else if (std::string error; qcc::cli::jitCompiler() && qcc::cli::jitCompiler()->parseOption(args, i, error)) {
+      if (!error.empty()) return fail(error);
+      compileOptions = true;
     } else if (!a.empty() && a[0] == '-') return fail("unknown option '" + a + "'");
     else if (path.empty()) path = a;
     else return fail("unexpected argument '" + a + "'");
@@ -91,10 +100,7 @@ int runRun(const std::vector<std::string> &args) {
   auto device = qcc::rt::parseDevice(deviceText);
   if (!device) return fail(device.message());
 
-  if (qcc::cli::isDirectory(path))
-    return fail(path + " is a folder: qcc run takes a compiled artifact (`qcc compile " + path +
-                " -o m.qcc`; just-in-time runs of a checkpoint folder are not built yet)");
-  auto artifact = qcc::rt::Artifact::open(path);
+  auto artifact = qcc::cli::openModel(path, *device, compileOptions, "run");
   if (!artifact) return fail(artifact.message());
   const qcc::ModelConfig &config = (*artifact)->config();
   // The tokenizer is optional for ids: without one only ids are printed.
