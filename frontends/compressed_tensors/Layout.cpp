@@ -57,15 +57,6 @@ int64_t intAt(const TensorRef &t, int64_t i) {
   }
 }
 
-// x rounded to dtype `t` (F32: unchanged), as compressed-tensors' torch ops store it.
-float roundTo(DType t, float x) {
-  switch (t) {
-  case DType::BF16: return formats::roundToBf16(x);
-  case DType::F16: return formats::f16ToFloat(formats::floatToF16(x));
-  default: return x;
-  }
-}
-
 const std::set<std::string> &parameterSuffixes() {
   static const std::set<std::string> kSuffixes = {
       "weight_packed", "weight_scale",     "weight_shape",       "weight_g_idx",
@@ -146,6 +137,8 @@ Status CompressedLayout::validateLinear(const WeightProvider &tensors, const std
   if (format == "pack-quantized") {
     if (isFloat) return Status::error(where + ": " + module + ": " + scheme.describe() + ": pack-quantized stores int codes, not float ones");
     expected.insert({"weight_packed", "weight_shape"});
+    Expected<const TensorRef *> packed = require("weight_packed", "the packed codes");
+    if (!packed) return packed.status();
     Expected<const TensorRef *> shape = require("weight_shape", "the unpacked shape");
     if (!shape) return shape.status();
     const TensorRef &s = **shape;
@@ -154,8 +147,6 @@ Status CompressedLayout::validateLinear(const WeightProvider &tensors, const std
     std::vector<int64_t> declared = {intAt(s, 0), intAt(s, 1)};
     if (declared != std::vector<int64_t>{N, K})
       return fail(name("weight_shape"), "holds " + shapeText(declared) + " but config.json implies " + shapeText({N, K}));
-    Expected<const TensorRef *> packed = require("weight_packed", "the packed codes");
-    if (!packed) return packed.status();
     const int64_t words = (K * w.numBits + 31) / 32;
     if ((*packed)->dtype != DType::I32)
       return fail(name("weight_packed"), "has dtype " + std::string(dtypeName((*packed)->dtype)) + ", expected I32");
@@ -303,8 +294,10 @@ Expected<formats::QuantizedLinear> CompressedLayout::decode(const WeightProvider
                                  std::to_string(i % K) + "] is an e4m3 NaN");
     }
   } else {
-    // Fake-quantized weights: recover each code and check that compressed-tensors'
-    // own dequantization of it reproduces the stored weight exactly.
+    // The dense layout (save_compressed=False) stores no codes: the quantized
+    // model is compressed-tensors' forward fake-quantization of the stored
+    // weights with the stored scales. Compute its codes exactly as it does in
+    // float32: clamp(round_half_even(w / s)) for int, e4m3(clamp(w / s)) for float.
     const TensorRef &t = *tensors.find(module + ".weight");
     const bool isFloat = w.type == QuantArgs::Type::Float;
     const float qmax = static_cast<float>((1 << (w.numBits - 1)) - 1), qmin = -qmax - 1.0f;
@@ -314,25 +307,18 @@ Expected<formats::QuantizedLinear> CompressedLayout::decode(const WeightProvider
       for (int64_t k = 0; k < K; ++k) {
         const int64_t i = n * K + k;
         const float x = floatAt(t, i), scale = scaleOf(n, k);
-        float value;
-        if (isFloat) {
-          uint8_t code = formats::floatToE4m3(x / scale);
-          q.weights[i] = code;
-          value = formats::e4m3ToFloat(code);
-        } else {
-          float r = std::rint(x / scale);
-          if (!(r >= qmin)) r = qmin;
-          if (r > qmax) r = qmax;
-          if (q.format == formats::Format::W4A16) intCodes[i] = static_cast<int8_t>(r);
-          else q.weights[i] = static_cast<uint8_t>(static_cast<int8_t>(r));
-          value = r;
-        }
-        const float back = roundTo(t.dtype, roundTo(s.dtype, value * scale));
-        if (!(back == x))
+        if (!std::isfinite(x))
           return Status::error(where + ": tensor '" + module + ".weight' element [" + std::to_string(n) + ", " +
-                               std::to_string(k) + "] = " + std::to_string(x) + " is not on the quantization grid of " +
-                               scheme.describe() + " (scale " + std::to_string(scale) + ", nearest code " +
-                               std::to_string(value) + " gives " + std::to_string(back) + ")");
+                               std::to_string(k) + "] is not finite");
+        if (isFloat) {
+          q.weights[i] = formats::floatToE4m3(x / scale); // saturates at +-448 like the clamp
+          continue;
+        }
+        float r = std::rint(x / scale);
+        if (r < qmin) r = qmin;
+        if (r > qmax) r = qmax;
+        if (q.format == formats::Format::W4A16) intCodes[i] = static_cast<int8_t>(r);
+        else q.weights[i] = static_cast<uint8_t>(static_cast<int8_t>(r));
       }
   }
   if (!intCodes.empty()) {

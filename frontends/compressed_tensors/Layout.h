@@ -16,12 +16,13 @@
 //   int-quantized,   P.weight I8 [N, K] (int codes; int4 codes stored one per byte)
 //   naive-quantized  or F8_E4M3 [N, K] (float codes)
 //   float-quantized
-//   dense            P.weight F32/BF16/F16 [N, K]: fake-quantized values (the
-//                    save_compressed=False layout); codes are recovered as
-//                    rint(w / s) (int) or e4m3(w / s) (float) and every weight must
-//                    be exactly what compressed-tensors computes from that code and
-//                    scale (code * scale rounded to the scale's dtype, then to the
-//                    weight's), else the linear is not on the grid and is refused
+//   dense            P.weight F32/BF16/F16 [N, K] (save_compressed=False, status
+//                    "frozen"): no codes are stored; the model is compressed-tensors'
+//                    forward fake-quantization of these weights with the stored
+//                    scales (llm-compressor's RTN leaves the original weights here,
+//                    GPTQ its updated ones). The codes are computed exactly as it does
+//                    in float32: clamp(round_half_even(w / s), qmin, qmax) for int,
+//                    e4m3(w / s) saturated at +-448 for float
 //   all formats      P.weight_scale F32/BF16/F16: [N, G] (group), [N, 1] or [N]
 //                    (channel), one element (tensor: broadcast to every channel);
 //                    optional P.weight_g_idx I32/I64 [K] that must equal k / group

@@ -40,16 +40,19 @@ struct Json {
   static Json str(const std::string &s) { return scalar(jsonQuote(s)); }
   static Json boolean(bool b) { return scalar(b ? "true" : "false"); }
   static Json integer(int64_t v) { return scalar(std::to_string(v)); }
-  // The shortest decimal that reads back as `v`, with ".0" on integral values.
+  // As Python's repr: integral values below 1e16 as "500000.0", others as the
+  // shortest decimal that reads back exactly ("1e-05").
   static Json number(double v) {
     char buf[40];
+    if (std::isfinite(v) && v == std::floor(v) && std::fabs(v) < 1e16) {
+      std::snprintf(buf, sizeof buf, "%.1f", v);
+      return scalar(buf);
+    }
     for (int precision = 1; precision <= 17; ++precision) {
       std::snprintf(buf, sizeof buf, "%.*g", precision, v);
       if (std::strtod(buf, nullptr) == v) break;
     }
-    std::string s = buf;
-    if (s.find_first_of(".eEn") == std::string::npos) s += ".0";
-    return scalar(s);
+    return scalar(buf);
   }
   static Json object() {
     Json j;
