@@ -523,6 +523,11 @@ Expected<std::unique_ptr<ExportWriter>> ExportWriter::create(const std::string &
   if (!::mkdtemp(buf.data()))
     return Status::error(outDir + ": cannot create a temporary folder next to it: " + std::strerror(errno));
   impl->tempDir = buf.data();
+  // mkdtemp makes the folder 0700; the output gets the usual mode (0777 less the umask).
+  const mode_t mask = ::umask(0);
+  ::umask(mask);
+  if (::chmod(impl->tempDir.c_str(), 0777 & ~mask) != 0)
+    return Status::error(outDir + ": cannot set the mode of the temporary folder: " + std::strerror(errno));
   return std::unique_ptr<ExportWriter>(new ExportWriter(std::move(impl)));
 }
 

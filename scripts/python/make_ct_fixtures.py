@@ -2,7 +2,7 @@
 """Writes the compressed-tensors fixtures of issue 11 with the peer toolchain itself
 (llm-compressor 0.14.0.1, compressed-tensors 0.19.0, transformers 5.17.0, torch 2.14.0):
 
-  /work/venv-h11/bin/python scripts/python/make_ct_fixtures.py     # from the checkout root
+  python3 scripts/python/make_ct_fixtures.py    # from the checkout root, venv: requirements-ct.txt
 
 For each fixture below, llm-compressor's `oneshot` quantizes the bundled model
 (models/llama-tiny-shakespeare, loaded in bfloat16 like a published checkpoint, so scales
@@ -16,7 +16,9 @@ test/golden/compressed-tensors/<name>/ (config.json + model.safetensors):
   fp8-dynamic          QuantizationModifier(scheme="FP8_DYNAMIC")      float-quantized
   w8a8-int8-sq         SmoothQuantModifier(0.8) + GPTQModifier(scheme="W8A8")  int-quantized
   w4a16-rtn-dense      QuantizationModifier(scheme="W4A16"), save_compressed=False
-                       (the uncompressed layout: fake-quantized bf16 weights + weight_scale)
+                       (the uncompressed layout, format "dense", status "frozen": bf16
+                       weights + weight_scale; llm-compressor's RTN leaves the original
+                       weights there, and the model is their fake-quantization at run time)
 
 lm_head is ignored (bf16) in every fixture. Then, independently of qcc:
 
@@ -26,8 +28,8 @@ lm_head is ignored (bf16) in every fixture. Then, independently of qcc:
   of 256 ids from an empty cache; a window of n ids predicts n - 1; perplexity =
   exp(mean NLL), log-softmax in float64);
 * expected.json: per fixture and quantized linear, read straight from the safetensors
-  files with `safetensors` and compressed-tensors' own unpack_from_int32 (or the dense
-  weights divided by their scales): shape, format, group size, the integer/e4m3 codes and
+  files with `safetensors` and compressed-tensors' own unpack_from_int32 (dense layout:
+  clamp(round(w / s)) in float32, the fake-quantization compressed-tensors runs): shape, format, group size, the integer/e4m3 codes and
   fp32 scales at a few fixed positions, and whole-tensor checksums
   (sum of codes, sum of code * ((index % 65521) + 1), sum of scales in float64), which the
   C++ decoder tests compare with what qcc decodes.
@@ -142,13 +144,16 @@ def expected_codes(torch, fixture_dir):
             codes = unpack_from_int32(tensors[m + ".weight_packed"], bits, torch.Size(shape)).float()
         elif fmt in ("int-quantized", "naive-quantized", "float-quantized"):
             codes = tensors[m + ".weight"].float()
-        else:  # dense: fake-quantized weights / scale, rounded (int)
+        else:
+            # dense (save_compressed=False): the stored weights are what the model holds
+            # (the originals for RTN, GPTQ's updated ones); the quantized model is
+            # compressed-tensors' forward fake-quantization of them with the stored
+            # scales, in float32: codes = clamp(round_half_even(w / s), -8, 7).
             w = tensors[m + ".weight"].float()
             N, K = w.shape
             s = scale.repeat_interleave(K // scale.shape[1], dim=1) if strategy == "group" else scale
-            codes = torch.round(w / s)
-            recon = (codes * s).to(tensors[m + ".weight"].dtype).float()
-            assert torch.equal(recon, w), f"{m}: the dense weights are not on the quantization grid"
+            qmax = 2 ** (bits - 1) - 1
+            codes = torch.clamp(torch.round(w / s), -qmax - 1, qmax)
         N, K = codes.shape
         if strategy == "group":
             g = wargs["group_size"]
