@@ -1,6 +1,6 @@
 // Import time of a compressed-tensors checkpoint (bench/compressed_tensors/run.sh).
 //
-//   qcc-bench-ct-import make SRC_DIR OUT_DIR FORMAT   # bf16 checkpoint -> compressed-tensors
+//   qcc-bench-ct-import make SRC_DIR OUT_DIR FORMAT [MAX_SHARD_BYTES]  # bf16 checkpoint -> compressed-tensors
 //   qcc-bench-ct-import decode DIR                     # open + decode every linear, timed
 //
 // `make` quantizes every linear but lm_head (kept bf16) by round-to-nearest
@@ -15,6 +15,7 @@
 
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <string>
 #include <vector>
@@ -51,7 +52,7 @@ Expected<formats::FormatSpec> formatFor(const std::string &formatText, const std
   return formats::FormatSpec{formats::Format::W4A16, 128};
 }
 
-int make(const std::string &src, const std::string &out, const std::string &formatText) {
+int make(const std::string &src, const std::string &out, const std::string &formatText, uint64_t maxShardBytes) {
   auto ck = Checkpoint::open(src);
   if (!ck) return std::fprintf(stderr, "%s\n", ck.message().c_str()), 1;
   std::vector<ExportEntry> plan;
@@ -69,6 +70,7 @@ int make(const std::string &src, const std::string &out, const std::string &form
   }
   ExportOptions options;
   options.overwrite = true;
+  if (maxShardBytes > 0) options.maxShardBytes = maxShardBytes;
   auto w = ExportWriter::create(out, (*ck)->config(), src, plan, options);
   if (!w) return std::fprintf(stderr, "%s\n", w.message().c_str()), 1;
   for (const ExportEntry &e : plan) {
@@ -137,8 +139,9 @@ int decode(const std::string &dir) {
 } // namespace
 
 int main(int argc, char **argv) {
-  if (argc == 5 && std::string(argv[1]) == "make") return make(argv[2], argv[3], argv[4]);
+  if ((argc == 5 || argc == 6) && std::string(argv[1]) == "make")
+    return make(argv[2], argv[3], argv[4], argc == 6 ? std::strtoull(argv[5], nullptr, 10) : 0);
   if (argc == 3 && std::string(argv[1]) == "decode") return decode(argv[2]);
-  std::fprintf(stderr, "usage: qcc-bench-ct-import make SRC_DIR OUT_DIR FORMAT | decode DIR\n");
+  std::fprintf(stderr, "usage: qcc-bench-ct-import make SRC_DIR OUT_DIR FORMAT [MAX_SHARD_BYTES] | decode DIR\n");
   return 2;
 }

@@ -4,6 +4,9 @@ transformers + compressed-tensors, the way users will, and checks it:
 
 * every quantized Linear's decompressed weight equals code * scale computed here from the
   safetensors files (compressed-tensors' unpack_from_int32 for pack-quantized), exactly;
+* the scheme transformers attached to each Linear is the one its tensors imply (int4 group
+  weights only; int8 or float8 channel weights with dynamic per-token activations of the
+  same type; none for bf16 linears), so config_groups / targets / ignore are read as meant;
 * the bf16 tensors (embeddings, norms, ignored linears) are the files' values;
 * the perplexity transformers computes on DATA_IDS (qcc eval's windows, float32) is printed.
 
@@ -56,6 +59,18 @@ def main():
             expect = files[name + ".weight"].float() * files[name + ".weight_scale"].float()
         else:
             expect = files[name + ".weight"].float()
+        scheme = getattr(mod, "quantization_scheme", None)
+        if name + ".weight_packed" in files:
+            ok = scheme is not None and scheme.weights.num_bits == 4 and scheme.input_activations is None
+        elif name + ".weight_scale" in files:
+            kind = "float" if files[name + ".weight"].dtype == torch.float8_e4m3fn else "int"
+            a = scheme.input_activations if scheme is not None else None
+            ok = (scheme.weights.num_bits == 8 and scheme.weights.type == kind and a is not None and
+                  a.type == kind and a.strategy == "token" and a.dynamic is True)
+        else:
+            ok = scheme is None or (scheme.weights is None and scheme.input_activations is None)
+        if not ok:
+            raise SystemExit(f"{name}: transformers attached the scheme {scheme}, not the one its tensors imply")
         if not torch.equal(w.float(), expect):
             raise SystemExit(f"{name}: transformers' weight differs from code * scale "
                              f"(max {float((w.float() - expect).abs().max())})")
