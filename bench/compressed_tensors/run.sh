@@ -3,7 +3,7 @@
 # the real Llama-3.1-8B layer shapes (2 layers + embeddings + lm_head) into qcc's
 # QuantizedLinears, against reading the same files from disk. Prints a markdown
 # table; RESULTS.md holds a measured one.
-#   bench/compressed_tensors/run.sh [BUILD_DIR] [WORK_DIR]
+#   bench/compressed_tensors/run.sh [BUILD_DIR] [WORK_DIR]     (PYTHON: a python3 with numpy)
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 build="${1:-$root/build}"
@@ -13,7 +13,7 @@ config="$root/../shared/models/llama-3.1-configs/Llama-3.1-8B-Instruct.config.js
 
 mkdir -p "$work"
 if [ ! -f "$work/ckpt/model.safetensors" ]; then
-  python3 "$root/bench/compile/make_synthetic_checkpoint.py" "$config" "$work/ckpt" --layers 2
+  "${PYTHON:-python3}" "$root/bench/compile/make_synthetic_checkpoint.py" "$config" "$work/ckpt" --layers 2
 fi
 
 # Cold when this user may drop the page cache (root), warm otherwise: say which.

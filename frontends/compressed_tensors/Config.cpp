@@ -436,6 +436,27 @@ Status Config::checkModel(const ModelConfig &model) const {
     }
     Expected<const QuantScheme *> s = schemeFor(m.name, m.className);
     if (!s) return s.status().withContext(file_);
+    if (*s && m.className == "LlamaAttention") {
+      // compressed-tensors quantizes an attention module only on a narrow match: a
+      // target that matches it but neither its layer nor its projections.
+      const std::string layer = m.name.substr(0, m.name.rfind('.'));
+      bool narrow = false;
+      for (const std::string &t : (*s)->targets) {
+        Expected<bool> self = matchName(m.name, t);
+        if (!self) return self.status().withContext(file_);
+        if (!*self && !matchClass(m.className, t)) continue;
+        Expected<bool> parent = matchName(layer, t);
+        if (!parent) return parent.status().withContext(file_);
+        bool child = false;
+        for (const char *proj : {".q_proj", ".k_proj", ".v_proj", ".o_proj"}) {
+          Expected<bool> c = matchName(m.name + proj, t);
+          if (!c) return c.status().withContext(file_);
+          child |= *c || matchClass("Linear", t);
+        }
+        narrow |= !*parent && !matchClass("LlamaDecoderLayer", t) && !child;
+      }
+      if (!narrow) continue;
+    }
     if (!m.linear) {
       if (*s && ((*s)->weights || (*s)->inputActivations || (*s)->outputActivations))
         return Status::error(file_ + ": " + m.name + ": " + (*s)->describe() + " quantizes a " + m.className +

@@ -50,6 +50,37 @@ TEST(ConfigTest, MatchingOrderFollowsCompressedTensors) {
   EXPECT_EQ(*emb, nullptr);
 }
 
+ModelConfig oneLayer() {
+  ModelConfig c;
+  c.hiddenSize = 256;
+  c.intermediateSize = 512;
+  c.numLayers = 1;
+  c.numHeads = 2;
+  c.numKvHeads = 1;
+  c.headDim = 128;
+  c.vocabSize = 64;
+  return c;
+}
+
+// Attention modules are quantized only on a narrow match (compressed-tensors'
+// is_narrow_match); the embedding whenever a target matches it.
+TEST(ConfigTest, AttentionAndEmbeddingMatches) {
+  auto wide = parse(R"({"quant_method": "compressed-tensors", "format": "pack-quantized", "config_groups": {
+      "g": {"targets": ["re:model\\.layers\\..*"], "weights": )" + weights(4) + R"(}}})");
+  ASSERT_TRUE(wide.isOk()) << wide.message();
+  EXPECT_TRUE(wide->checkModel(oneLayer()).isOk()); // matches self_attn and its projections: not narrow
+  auto narrow = parse(R"({"quant_method": "compressed-tensors", "format": "pack-quantized", "config_groups": {
+      "g": {"targets": ["Linear"], "weights": )" + weights(4) + R"(},
+      "kv": {"targets": ["re:.*self_attn$"], "input_activations": {"num_bits": 8, "type": "float", "strategy": "tensor"}}}})");
+  ASSERT_TRUE(narrow.isOk()) << narrow.message();
+  expectStatusError(narrow->checkModel(oneLayer()),
+                    {"model.layers.0.self_attn", "config group 'kv'", "quantizes a LlamaAttention module"});
+  auto all = parse(R"({"quant_method": "compressed-tensors", "format": "pack-quantized", "config_groups": {
+      "g": {"targets": ["re:.*"], "weights": )" + weights(4) + R"(}}, "ignore": ["lm_head"]})");
+  ASSERT_TRUE(all.isOk()) << all.message();
+  expectStatusError(all->checkModel(oneLayer()), {"model.embed_tokens", "quantizes a Embedding module"});
+}
+
 TEST(ConfigTest, RepeatedTargetBelongsToTheLastGroup) {
   auto c = parse(R"({"quant_method": "compressed-tensors", "format": "pack-quantized", "config_groups": {
       "first": {"targets": ["Linear"], "weights": )" + weights(4) + R"(},
