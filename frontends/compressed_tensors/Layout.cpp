@@ -107,6 +107,19 @@ Expected<formats::FormatSpec> CompressedLayout::formatOf(const std::string &modu
   return it->second.spec;
 }
 
+std::vector<std::string> CompressedLayout::sourceTensors(const WeightProvider &tensors,
+                                                        const std::string &module) const {
+  auto it = plans_.find(module);
+  if (it == plans_.end()) return {};
+  std::vector<std::string> out;
+  if (it->second.scheme->format == "pack-quantized") out = {module + ".weight_packed", module + ".weight_shape"};
+  else out = {module + ".weight"};
+  out.push_back(module + ".weight_scale");
+  for (const char *optional : {".weight_g_idx", ".weight_zero_point"})
+    if (tensors.find(module + optional)) out.push_back(module + optional);
+  return out;
+}
+
 Status CompressedLayout::validate(const Checkpoint &checkpoint) const {
   for (const auto &p : plans_) QCC_RETURN_IF_ERROR(validateLinear(checkpoint, p.first, checkpoint.directory()));
   return Status::ok();

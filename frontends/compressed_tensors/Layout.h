@@ -61,6 +61,11 @@ public:
   // Every quantized module with its plan, in name order.
   const std::map<std::string, LinearPlan> &plans() const { return plans_; }
 
+  // The checkpoint tensors a quantized module's decoding reads, in a fixed order
+  // (codes, weight_shape, weight_scale, then weight_g_idx / weight_zero_point
+  // when present): what a content hash of the layer's parameters should cover.
+  std::vector<std::string> sourceTensors(const WeightProvider &tensors, const std::string &module) const;
+
   // The exact QuantizedLinear of a quantized module, from `tensors` (the
   // checkpoint). `where` names the folder in errors.
   Expected<formats::QuantizedLinear> decode(const WeightProvider &tensors, const std::string &module,

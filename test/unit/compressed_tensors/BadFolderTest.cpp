@@ -36,6 +36,16 @@ TEST(BadFolderTest, ValidFolderOpens) {
   }
 }
 
+TEST(BadFolderTest, SourceTensorsOfALinear) {
+  TempDir tmp;
+  auto ck = openCheckpoint(makeFolder(tmp, w4a16()));
+  ASSERT_TRUE(ck.isOk()) << ck.message();
+  const std::string q = kQ;
+  EXPECT_EQ(compressedLayout(**ck)->sourceTensors(**ck, q),
+            (std::vector<std::string>{q + ".weight_packed", q + ".weight_shape", q + ".weight_scale"}));
+  EXPECT_TRUE(compressedLayout(**ck)->sourceTensors(**ck, "lm_head").empty()); // not quantized
+}
+
 TEST(BadFolderTest, MissingScales) {
   TempDir tmp;
   std::string dir = makeFolder(tmp, w4a16());
