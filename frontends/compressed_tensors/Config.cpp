@@ -240,10 +240,12 @@ Expected<Config> Config::parse(const json::Value &qc, const std::string &file) {
     return Status::error(file + ": quantization_config.quant_method '" + method->asString() +
                          "' is not supported (qcc reads dense checkpoints and compressed-tensors ones)");
 
+  // Absent, compressed-tensors' default is "fakequant": dense weights fake-quantized
+  // at run time, i.e. the dense layout.
   c.format_ = "dense";
   if (const json::Value *f = qc.get("format"); f && !f->isNull()) {
     if (!f->isString()) return r.error("format", "must be a string");
-    c.format_ = f->asString();
+    c.format_ = f->asString() == "fakequant" ? "dense" : f->asString();
     if (!knownFormat(c.format_))
       return r.error("format", "'" + c.format_ + "' is not a compressed-tensors format (known: " + formatList() + ")");
   }

@@ -7,7 +7,8 @@
 // arguments are errors, as there):
 //   quant_method "compressed-tensors"; format (the default compression format of
 //   every group: "pack-quantized", "int-quantized", "float-quantized",
-//   "naive-quantized", "dense", "mixed-precision", ...); config_groups: name ->
+//   "naive-quantized", "dense", "mixed-precision", ...; absent or "fakequant",
+//   compressed-tensors' default, is read as "dense"); config_groups: name ->
 //   {targets: [...], weights, input_activations, output_activations: args or
 //   null, format: optional per-group format}; ignore: [...]; kv_cache_scheme
 //   (args or null); quantization_status; sparsity_config; transform_config;
