@@ -20,7 +20,14 @@ test/golden/compressed-tensors/<name>/ (config.json + model.safetensors):
                        weights + weight_scale; llm-compressor's RTN leaves the original
                        weights there, and the model is their fake-quantization at run time)
 
-lm_head is ignored (bf16) in every fixture. Then, independently of qcc:
+lm_head is ignored (bf16) in every fixture. Two more, on a tiny random Llama (hidden 64, one
+layer, seeded), data-free QuantizationModifier with an explicit scheme:
+
+  tiny-fp8-tensor      float8 weights with one scale per tensor + float8 per-token dynamic
+                       activations                                      float-quantized
+  tiny-w4a16-channel   int4 weights with one scale per output channel  pack-quantized
+
+Then, independently of qcc:
 
 * golden.json: for each fixture, the perplexity transformers computes on the folder as
   written (LlamaForCausalLM.from_pretrained(dir, dtype=float32)) over eval.ids with
@@ -44,6 +51,8 @@ import time
 
 
 FIXTURES = ["w4a16-gptq", "w4a16-gptq-actorder", "fp8-dynamic", "w8a8-int8-sq", "w4a16-rtn-dense"]
+# Tiny random models (seeded) for schemes the bundled-model fixtures do not cover; codes only.
+TINY_FIXTURES = ["tiny-fp8-tensor", "tiny-w4a16-channel"]
 
 
 def load_ids(path):
@@ -66,6 +75,44 @@ def recipe_for(name):
     if name == "w4a16-rtn-dense":
         return [QuantizationModifier(targets="Linear", scheme="W4A16", ignore=["lm_head"])]
     raise SystemExit(f"unknown fixture {name}")
+
+
+def tiny_recipe(name):
+    from compressed_tensors.quantization import QuantizationArgs, QuantizationScheme
+    from llmcompressor.modifiers.quantization import QuantizationModifier
+    if name == "tiny-fp8-tensor":
+        scheme = QuantizationScheme(
+            targets=["Linear"],
+            weights=QuantizationArgs(num_bits=8, type="float", strategy="tensor", symmetric=True),
+            input_activations=QuantizationArgs(num_bits=8, type="float", strategy="token", symmetric=True,
+                                               dynamic=True))
+    elif name == "tiny-w4a16-channel":
+        scheme = QuantizationScheme(
+            targets=["Linear"], weights=QuantizationArgs(num_bits=4, type="int", strategy="channel", symmetric=True))
+    else:
+        raise SystemExit(f"unknown fixture {name}")
+    return [QuantizationModifier(config_groups={"group_0": scheme}, ignore=["lm_head"])]
+
+
+def make_tiny_fixture(torch, name, tokenizer_dir, out_dir):
+    from llmcompressor import oneshot
+    from transformers import LlamaConfig, LlamaForCausalLM
+    torch.manual_seed(11)
+    config = LlamaConfig(hidden_size=64, intermediate_size=128, num_hidden_layers=1, num_attention_heads=4,
+                         num_key_value_heads=2, head_dim=16, vocab_size=96, max_position_embeddings=128,
+                         tie_word_embeddings=False, bos_token_id=0, eos_token_id=1)
+    import tempfile
+    src = tempfile.mkdtemp()
+    LlamaForCausalLM(config).to(torch.bfloat16).save_pretrained(src)  # oneshot wants a model with a path
+    model = LlamaForCausalLM.from_pretrained(src, dtype=torch.bfloat16).eval()
+    oneshot(model=model, recipe=tiny_recipe(name), processor=tokenizer_dir)  # data-free; it insists on a processor
+    if os.path.exists(out_dir):
+        shutil.rmtree(out_dir)
+    model.save_pretrained(out_dir)  # reads `src` again (it re-saves the original config)
+    shutil.rmtree(src)
+    for extra in os.listdir(out_dir):
+        if extra not in ("config.json", "model.safetensors"):
+            os.remove(os.path.join(out_dir, extra))
 
 
 def make_fixture(torch, name, model_dir, samples, out_dir):
@@ -158,10 +205,17 @@ def expected_codes(torch, fixture_dir):
         if strategy == "group":
             g = wargs["group_size"]
             qcc_format, scales = "w4a16", scale.reshape(N, K // g)
+        elif strategy == "channel" and bits == 4:  # qcc: w4a16 with one group spanning the row
+            g = K
+            qcc_format, scales = "w4a16", scale.reshape(N, 1)
         elif strategy == "channel":
             g = 0
-            qcc_format = "fp8" if qtype == "float" else ("int8" if bits == 8 else "w4a16")
+            qcc_format = "fp8" if qtype == "float" else "int8"
             scales = scale.reshape(N)
+        elif strategy == "tensor":  # qcc: the one scale copied to every channel
+            g = 0
+            qcc_format = "fp8" if qtype == "float" else "int8"
+            scales = scale.reshape(1).expand(N)
         else:
             raise SystemExit(f"{fixture_dir}: unexpected strategy {strategy}")
         flat = codes.reshape(-1).double()
@@ -184,7 +238,7 @@ def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--model", default=os.path.join(root, "models/llama-tiny-shakespeare"))
     p.add_argument("--out", default=os.path.join(root, "test/golden/compressed-tensors"))
-    p.add_argument("--fixtures", default=",".join(FIXTURES))
+    p.add_argument("--fixtures", default=",".join(FIXTURES + TINY_FIXTURES))
     p.add_argument("--calib-samples", type=int, default=64)
     p.add_argument("--skip-quantize", action="store_true", help="only recompute the JSON files")
     args = p.parse_args()
@@ -217,6 +271,12 @@ def main():
         print("unquantized", json.dumps(ref), flush=True)
     for name in args.fixtures.split(","):
         fixture_dir = os.path.join(args.out, name)
+        if name in TINY_FIXTURES:
+            if not args.skip_quantize:
+                make_tiny_fixture(torch, name, args.model, fixture_dir)
+            expected[name] = expected_codes(torch, fixture_dir)
+            print(name, "codes written", flush=True)
+            continue
         entry = golden.get(name, {})
         if not args.skip_quantize:
             entry["oneshot_seconds"] = round(make_fixture(torch, name, args.model, samples, fixture_dir), 1)

@@ -162,7 +162,7 @@ TEST_P(FixtureTest, ExportRoundTripIsBitExact) {
 
 INSTANTIATE_TEST_SUITE_P(Fixtures, FixtureTest,
                          ::testing::Values("w4a16-gptq", "w4a16-gptq-actorder", "fp8-dynamic", "w8a8-int8-sq",
-                                           "w4a16-rtn-dense"),
+                                           "w4a16-rtn-dense", "tiny-fp8-tensor", "tiny-w4a16-channel"),
                          [](const ::testing::TestParamInfo<std::string> &info) {
                            std::string n = info.param;
                            for (char &c : n)
