@@ -94,7 +94,17 @@ Checkpoint::expectedTensors(const ModelConfig &c) {
   return out;
 }
 
-Expected<std::unique_ptr<Checkpoint>> Checkpoint::open(const std::string &modelDir) {
+// config.json's quantization_config.quant_method, "" when there is none.
+static std::string quantMethod(const std::string &configText, const std::string &configPath) {
+  Expected<json::Value> root = json::parse(configText, configPath);
+  const json::Value *qc = root && root->isObject() ? root->get("quantization_config") : nullptr;
+  if (!qc || qc->isNull()) return "";
+  const json::Value *m = qc->isObject() ? qc->get("quant_method") : nullptr;
+  return m && m->isString() ? m->asString() : "unknown";
+}
+
+Expected<std::unique_ptr<Checkpoint>> Checkpoint::open(const std::string &modelDir,
+                                                       const QuantizedLayoutFactory &layoutFactory) {
   std::unique_ptr<Checkpoint> ck(new Checkpoint());
   std::string dir = modelDir;
   while (dir.size() > 1 && dir.back() == '/') dir.pop_back();
@@ -113,6 +123,15 @@ Expected<std::unique_ptr<Checkpoint>> Checkpoint::open(const std::string &modelD
   Expected<ModelConfig> config = parseLlamaConfig(configText, configPath);
   if (!config) return config.status();
   ck->config_ = *config;
+  if (layoutFactory) {
+    Expected<std::unique_ptr<QuantizedLayout>> layout = layoutFactory(configText, configPath, ck->config_);
+    if (!layout) return layout.status();
+    ck->layout_ = std::move(*layout);
+  } else if (std::string method = quantMethod(configText, configPath); !method.empty()) {
+    return Status::error(configPath + ": quantization_config with quant_method '" + method +
+                         "' is not supported by this reader (it reads dense checkpoints)");
+  }
+  const QuantizedLayout *layout = ck->layout_.get();
   Fnv1a64 hash;
   hash.add(configText);
 
@@ -220,12 +239,13 @@ Expected<std::unique_ptr<Checkpoint>> Checkpoint::open(const std::string &modelD
   };
   for (const auto &e : expectedTensors(c)) {
     needed.insert(e.first);
+    if (layout && layout->ownsLinear(e.first)) continue; // validated by the layout
     if (!ck->find(e.first))
       return Status::error(dir + ": missing tensor '" + e.first + "' (expected shape " +
                            shapeText(e.second) + ")");
     QCC_RETURN_IF_ERROR(checkTensor(e.first, e.second));
   }
-  if (c.tieWordEmbeddings && ck->find("lm_head.weight")) {
+  if (c.tieWordEmbeddings && ck->find("lm_head.weight") && !(layout && layout->ownsLinear("lm_head.weight"))) {
     needed.insert("lm_head.weight");
     QCC_RETURN_IF_ERROR(checkTensor("lm_head.weight", {c.vocabSize, c.hiddenSize}));
   }
@@ -234,7 +254,7 @@ Expected<std::unique_ptr<Checkpoint>> Checkpoint::open(const std::string &modelD
   const std::string layerPrefix = "model.layers.";
   for (const auto &t : ck->tensors_) {
     const std::string &name = t.first;
-    if (needed.count(name)) continue;
+    if (needed.count(name) || (layout && layout->ownsTensor(name))) continue;
     if (name.compare(0, layerPrefix.size(), layerPrefix) == 0) {
       size_t p = layerPrefix.size(), q = p;
       while (q < name.size() && q - p < 10 && name[q] >= '0' && name[q] <= '9') ++q;
@@ -250,6 +270,7 @@ Expected<std::unique_ptr<Checkpoint>> Checkpoint::open(const std::string &modelD
     }
     ck->ignored_.push_back(name);
   }
+  if (layout) QCC_RETURN_IF_ERROR(layout->validate(*ck));
   return ck;
 }
 

@@ -35,6 +35,7 @@
 #include "runtime/Tensor.h"
 #include "support/Status.h"
 
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -42,9 +43,34 @@
 
 namespace qcc {
 
+class Checkpoint;
+
+// A checkpoint that stores some linears quantized (compressed-tensors: codes +
+// scales, see frontends/compressed_tensors) declares it in config.json's
+// "quantization_config". The reader then leaves those linears to a layout,
+// built from config.json by the factory given to open(): it skips the dense
+// presence/dtype rule for the linears the layout owns, accepts the extra
+// tensors it owns inside the layers, and lets it validate them at the end.
+class QuantizedLayout {
+public:
+  virtual ~QuantizedLayout() = default;
+  // `weightName` is a linear's dense name ("model.layers.0.mlp.up_proj.weight").
+  virtual bool ownsLinear(const std::string &weightName) const = 0;
+  // Any other tensor the layout stores ("...up_proj.weight_scale").
+  virtual bool ownsTensor(const std::string &name) const = 0;
+  // Called once every tensor is indexed (names, dtypes, shapes; may read small tensors).
+  virtual Status validate(const Checkpoint &checkpoint) const = 0;
+};
+// Builds the layout from config.json's text; nullptr when the checkpoint is dense.
+using QuantizedLayoutFactory = std::function<Expected<std::unique_ptr<QuantizedLayout>>(
+    const std::string &configText, const std::string &configPath, const ModelConfig &config)>;
+
 class Checkpoint : public WeightProvider {
 public:
-  static Expected<std::unique_ptr<Checkpoint>> open(const std::string &modelDir);
+  // Without a factory, a config.json with a non-null "quantization_config" is
+  // an error naming its quant_method.
+  static Expected<std::unique_ptr<Checkpoint>> open(const std::string &modelDir,
+                                                    const QuantizedLayoutFactory &layoutFactory = nullptr);
 
   const ModelConfig &config() const { return config_; }
   // nullptr when absent. The TensorRef points into an mmap'ed shard.
@@ -54,6 +80,8 @@ public:
   // Tensors present but not used by the Llama graph (see above), sorted.
   const std::vector<std::string> &ignoredTensorNames() const { return ignored_; }
   const std::string &directory() const { return dir_; }
+  // The quantized layout open() was given and config.json asked for; nullptr for a dense checkpoint.
+  const QuantizedLayout *quantizedLayout() const { return layout_.get(); }
   // The weight files, in sorted file-name order.
   const std::vector<std::unique_ptr<SafetensorsFile>> &shards() const { return shards_; }
 
@@ -77,6 +105,7 @@ private:
   std::map<std::string, const TensorRef *> tensors_;
   std::vector<std::string> ignored_;
   std::string hash_;
+  std::unique_ptr<QuantizedLayout> layout_;
 };
 
 } // namespace qcc
