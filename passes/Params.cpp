@@ -388,6 +388,9 @@ Expected<WeightValue> evaluateWeight(Value weight) {
     if (source->dense.shape.size() != 2) return Status::error(r.getName().str() + ": not a 2-d weight");
     auto q = quantizeRowsInParallel(source->dense, formatSpecOf(r.getFormat()), r.getMseClip());
     if (!q) return q.status().withContext(r.getName().str());
+    // The dense source was read once for this; its mapped pages need not stay
+    // resident (inline values live on the heap instead).
+    if (source->storage.empty()) releasePages(source->dense.data, source->dense.byteSize());
     WeightValue v;
     v.name = r.getName().str();
     v.quantized = std::move(*q);
