@@ -57,7 +57,12 @@ Expected<std::string> hostKernelSource(const GeneratedKernel &k) {
   for (size_t i = 0; i < types.size(); ++i)
     call += (i ? ", " : "") + std::string("*static_cast<") + types[i] + " *>(args[" + std::to_string(i) + "])";
   call += ")";
-  return k.source +
+  // The generated source names its GPU target on the first line; the host
+  // build is the same for every target, so that line is left out (one build
+  // of a kernel serves all targets instead of alternating between them).
+  std::string source = k.source;
+  if (source.rfind("// qcc kernel ", 0) == 0) source.erase(0, source.find('\n') + 1);
+  return source +
          "\n// host emulation entry (HostKernels.cpp)\n"
          "extern \"C\" void qcc_emu_launch(unsigned gx, unsigned gy, unsigned gz, unsigned block, void **args) {\n"
          "  qcc_emu::launch(EmuDim3{gx, gy, gz}, block, [&] { " + call + "; });\n}\n"
@@ -67,6 +72,10 @@ Expected<std::string> hostKernelSource(const GeneratedKernel &k) {
 
 Status buildHostKernels(const std::vector<GeneratedKernel> &kernels, const std::string &dir) {
   ::mkdir(dir.c_str(), 0755);
+  // A build is reused only with the same emulation (header and library) and
+  // compiler: a change to either rebuilds every kernel.
+  static const std::string toolchain = std::string(QCC_HOST_CXX) + "\n" + readFile(QCC_HOST_EMULATION_HEADER) + "\n" +
+                                       readFile(QCC_HOST_EMULATION_LIB);
   struct Job {
     std::string name, source, hash;
   };
@@ -75,7 +84,7 @@ Status buildHostKernels(const std::vector<GeneratedKernel> &kernels, const std::
     auto src = hostKernelSource(k);
     if (!src) return src.status();
     char hash[17];
-    std::snprintf(hash, sizeof hash, "%016llx", static_cast<unsigned long long>(fnv1a(*src)));
+    std::snprintf(hash, sizeof hash, "%016llx", static_cast<unsigned long long>(fnv1a(toolchain + *src)));
     struct stat st;
     if (readFile(dir + "/" + k.name + ".hash") == hash && ::stat((dir + "/" + k.name + ".so").c_str(), &st) == 0)
       continue; // built from this source already

@@ -6,7 +6,8 @@
 //                                  unsigned block, void **kernelParams);
 //   extern "C" const unsigned qcc_emu_param_count, qcc_emu_param_sizes[];
 // unpacking cuLaunchKernel's parameter array by the entry point's own
-// parameter types (the sizes let graph nodes copy argument values). Builds are cached by source (a sidecar hash file).
+// parameter types (the sizes let graph nodes copy argument values). Builds are
+// cached by source, emulation and compiler (a sidecar hash file).
 #pragma once
 
 #include "codegen/cuda/Kernels.h"
