@@ -7,6 +7,7 @@
 #include <sstream>
 #include <sys/stat.h>
 #include <thread>
+#include <unistd.h>
 
 namespace qcc::cuda::testing {
 
@@ -96,16 +97,25 @@ Status buildHostKernels(const std::vector<GeneratedKernel> &kernels, const std::
     for (size_t i = next++; i < jobs.size(); i = next++) {
       const Job &j = jobs[i];
       const std::string base = dir + "/" + j.name;
-      { std::ofstream(base + ".cpp") << j.source; }
+      // Processes (test suites, lit) may build the same kernel at once: each
+      // writes its own files and renames the results into place.
+      const std::string tmp = base + ".tmp" + std::to_string(::getpid());
+      { std::ofstream(tmp + ".cpp") << j.source; }
       // -O1: the emulation's cost is threads and barriers, not arithmetic.
       const std::string cmd = std::string(QCC_HOST_CXX) + " -std=c++17 -O1 -g0 -fPIC -shared -w -pthread -include " +
-                              QCC_HOST_EMULATION_HEADER + " " + base + ".cpp " + QCC_HOST_EMULATION_LIB + " -o " +
-                              base + ".so.tmp > " + base + ".log 2>&1 && mv " + base + ".so.tmp " + base + ".so";
-      if (std::system(cmd.c_str()) != 0) {
-        errors[i] = j.name + ": host build failed:\n" + readFile(base + ".log");
+                              QCC_HOST_EMULATION_HEADER + " " + tmp + ".cpp " + QCC_HOST_EMULATION_LIB + " -o " + tmp +
+                              ".so > " + tmp + ".log 2>&1";
+      const bool built = std::system(cmd.c_str()) == 0;
+      if (!built) errors[i] = j.name + ": host build failed:\n" + readFile(tmp + ".log");
+      ::unlink((tmp + ".cpp").c_str());
+      ::unlink((tmp + ".log").c_str());
+      if (!built || ::rename((tmp + ".so").c_str(), (base + ".so").c_str()) != 0) {
+        ::unlink((tmp + ".so").c_str());
+        if (built) errors[i] = j.name + ": cannot move its host build into " + dir;
         continue;
       }
-      std::ofstream(base + ".hash") << j.hash;
+      { std::ofstream(tmp + ".hash") << j.hash; }
+      ::rename((tmp + ".hash").c_str(), (base + ".hash").c_str());
     }
   };
   const unsigned n = std::max(1u, std::min(std::thread::hardware_concurrency(), unsigned(jobs.size())));
