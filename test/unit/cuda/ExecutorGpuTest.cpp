@@ -5,8 +5,10 @@
 // must agree within a per-format relative error (ExecutorCheck.h). The mixed
 // precision cases also run the bundled trained model greedily: same ids as the
 // CPU. Activations and KV caches are poisoned (NaN) before the kernels write
-// them. Skipped cleanly without a driver, a device or NVRTC.
+// them. Skipped cleanly without a driver, a device or NVRTC. Runs on the
+// emulated driver as well (scripts/gpu-check.sh --emulated).
 #include "ExecutorCheck.h"
+#include "HostKernels.h"
 
 #include "codegen/cuda/Nvrtc.h"
 #include "runtime/cuda/CudaDevice.h"
@@ -40,6 +42,13 @@ CudaDevice *device(std::string *why) {
   CudaDevice *dev = device(&why_);                                                                                     \
   if (!dev) GTEST_SKIP() << "no GPU: " << why_;
 
+// The check of every case; on the emulated driver, host builds of the kernels first.
+qcc::cuda::testing::ExecutorCheck gpuCheck() {
+  qcc::cuda::testing::ExecutorCheck c;
+  c.prepare = [](const qcc::test::CompiledModel &m) { return qcc::cuda::testing::buildHostKernelsIfEmulated(m.kernels); };
+  return c;
+}
+
 const std::vector<std::pair<std::string, std::string>> kMixedRules = {
     {"*.q_proj", "int8"}, {"*.k_proj", "fp8"}, {"*.v_proj", "w4a16"}, {"*.gate_proj", "fp8"}, {"*.up_proj", "int8"}};
 
@@ -50,29 +59,29 @@ const std::vector<std::pair<std::string, std::string>> kMixedRules = {
 // (int8 / fp8) the bound grows to 1.5 x the format's own error (ExecutorCheck).
 TEST(CudaExecutorGpu, Bf16) {
   REQUIRE_GPU();
-  qcc::cuda::testing::checkExecutorAgainstCpu(*dev, "bf16", 3e-2);
+  qcc::cuda::testing::checkExecutorAgainstCpu(*dev, "bf16", 3e-2, gpuCheck());
 }
 TEST(CudaExecutorGpu, W4A16) {
   REQUIRE_GPU();
-  qcc::cuda::testing::checkExecutorAgainstCpu(*dev, "w4a16", 3e-2);
+  qcc::cuda::testing::checkExecutorAgainstCpu(*dev, "w4a16", 3e-2, gpuCheck());
 }
 TEST(CudaExecutorGpu, Int8) {
   REQUIRE_GPU();
-  qcc::cuda::testing::checkExecutorAgainstCpu(*dev, "int8", 3e-2);
+  qcc::cuda::testing::checkExecutorAgainstCpu(*dev, "int8", 3e-2, gpuCheck());
 }
 TEST(CudaExecutorGpu, Fp8) { // fp8 weight-only on a GPU without fp8 tensor cores
   REQUIRE_GPU();
-  qcc::cuda::testing::checkExecutorAgainstCpu(*dev, "fp8", 3e-2);
+  qcc::cuda::testing::checkExecutorAgainstCpu(*dev, "fp8", 3e-2, gpuCheck());
 }
 TEST(CudaExecutorGpu, W4A16WithoutGraphs) {
   REQUIRE_GPU();
-  qcc::cuda::testing::ExecutorCheck c;
+  qcc::cuda::testing::ExecutorCheck c = gpuCheck();
   c.cudaGraphs = false;
   qcc::cuda::testing::checkExecutorAgainstCpu(*dev, "w4a16", 3e-2, c);
 }
 TEST(CudaExecutorGpu, MixedPrecision) {
   REQUIRE_GPU();
-  qcc::cuda::testing::ExecutorCheck c;
+  qcc::cuda::testing::ExecutorCheck c = gpuCheck();
   c.layerFormats = kMixedRules;
   qcc::cuda::testing::checkExecutorAgainstCpu(*dev, "w4a16", 3e-2, c);
   qcc::cuda::testing::checkGreedyIdsAgainstCpu(*dev, std::string(QCC_SOURCE_DIR) + "/models/llama-tiny-shakespeare",

@@ -129,4 +129,10 @@ Status buildHostKernels(const std::vector<GeneratedKernel> &kernels, const std::
   return all.empty() ? Status::ok() : Status::error(all);
 }
 
+Status buildHostKernelsIfEmulated(const std::vector<GeneratedKernel> &kernels) {
+  const char *dir = std::getenv("QCC_EMU_KERNELS");
+  if (!dir || !*dir) return Status::ok();
+  return buildHostKernels(kernels, dir);
+}
+
 } // namespace qcc::cuda::testing

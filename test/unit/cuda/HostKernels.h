@@ -24,4 +24,9 @@ Expected<std::string> hostKernelSource(const GeneratedKernel &kernel);
 // the compiler's output.
 Status buildHostKernels(const std::vector<GeneratedKernel> &kernels, const std::string &dir);
 
+// For programs that run on a GPU or, as a rehearsal, on the emulated driver
+// (QCC_CUDA_DRIVER=libqcc-emu-cuda.so): when QCC_EMU_KERNELS names the
+// driver's kernel folder, builds the kernels there; otherwise does nothing.
+Status buildHostKernelsIfEmulated(const std::vector<GeneratedKernel> &kernels);
+
 } // namespace qcc::cuda::testing
