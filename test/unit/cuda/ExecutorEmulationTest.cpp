@@ -10,8 +10,11 @@
 // and the agreement of the lowering and the translation on kernel names, with
 // the artifact's real images (a function is found only in the image that names
 // it). Hardware behaviour itself is what the GPU tests check.
+#include "ExecutorCases.h"
 #include "ExecutorCheck.h"
 #include "HostKernels.h"
+
+#include "CompiledModel.h"
 
 #include "codegen/cuda/Nvrtc.h"
 #include "runtime/cuda/CudaDriver.h"
@@ -45,11 +48,11 @@ Status buildHostKernels(const qcc::test::CompiledModel &model) {
   return qcc::cuda::testing::buildHostKernels(model.kernels, QCC_EMU_KERNEL_DIR);
 }
 
-qcc::cuda::testing::ExecutorCheck emulationCheck(bool cudaGraphs = true) {
-  qcc::cuda::testing::ExecutorCheck c;
+qcc::cuda::testing::InProcessCheck emulationCheck(bool cudaGraphs = true) {
+  qcc::cuda::testing::InProcessCheck c;
   c.decodeSteps = 3;
   c.cudaGraphs = cudaGraphs;
-  c.prepare = buildHostKernels;
+  c.onCompiled = buildHostKernels;
   return c;
 }
 
@@ -59,12 +62,6 @@ void check(const char *cc, const std::string &format, double bound, bool cudaGra
   ASSERT_NE(dev, nullptr);
   qcc::cuda::testing::checkExecutorAgainstCpu(*dev, format, bound, emulationCheck(cudaGraphs));
 }
-
-// q, k and v in three formats (three GEMMs instead of the fused one, RoPE and
-// the KV store on separate buffers), gate and up in two others (SwiGLU over
-// two GEMM outputs), o_proj and down_proj in the default format.
-const std::vector<std::pair<std::string, std::string>> kMixedRules = {
-    {"*.q_proj", "int8"}, {"*.k_proj", "fp8"}, {"*.v_proj", "w4a16"}, {"*.gate_proj", "fp8"}, {"*.up_proj", "int8"}};
 
 } // namespace
 
@@ -87,7 +84,7 @@ TEST(CudaExecutorEmulation, MixedPrecisionSm90a) {
   ASSERT_NE(dev, nullptr);
   auto c = emulationCheck();
   c.rounds = 1;
-  c.layerFormats = kMixedRules;
+  c.layerFormats = qcc::cuda::testing::mixedPrecisionRules();
   qcc::cuda::testing::checkExecutorAgainstCpu(*dev, "w4a16", 3e-2, c);
 }
 TEST(CudaExecutorEmulation, MixedPrecisionSm86) {
@@ -96,7 +93,7 @@ TEST(CudaExecutorEmulation, MixedPrecisionSm86) {
   ASSERT_NE(dev, nullptr);
   auto c = emulationCheck();
   c.rounds = 1;
-  c.layerFormats = kMixedRules;
+  c.layerFormats = qcc::cuda::testing::mixedPrecisionRules();
   qcc::cuda::testing::checkExecutorAgainstCpu(*dev, "w4a16", 3e-2, c);
 }
 
@@ -105,7 +102,7 @@ TEST(CudaExecutorEmulation, MixedPrecisionSm86) {
 TEST(CudaExecutorEmulation, MixedPrecisionGreedyIdsOfTheBundledModel) {
   if (!Nvrtc::get()) GTEST_SKIP() << "no NVRTC: " << Nvrtc::get().message();
   auto c = emulationCheck();
-  c.layerFormats = kMixedRules;
+  c.layerFormats = qcc::cuda::testing::mixedPrecisionRules();
   const std::string model = std::string(QCC_SOURCE_DIR) + "/models/llama-tiny-shakespeare";
   for (const char *cc : {"90", "86"}) {
     std::unique_ptr<CudaDevice> dev = emulatedDevice(cc);
