@@ -142,20 +142,25 @@ struct GemmCase {
   GemmTile tile;
 };
 
+KernelSpec gemmSpec(const GemmCase &c) {
+  KernelSpec spec;
+  spec.kind = KernelKind::Gemm;
+  spec.format = c.format;
+  spec.n = c.N;
+  spec.k = c.K;
+  spec.group = 128;
+  spec.residual = c.residual;
+  spec.tile = c.tile;
+  return spec;
+}
+
 void checkGemm(Gpu *g, const GemmCase &c) {
   SCOPED_TRACE(std::string(gemmFormatName(c.format)) + " M=" + std::to_string(c.M) + " N=" + std::to_string(c.N) +
                " K=" + std::to_string(c.K) + " tile m" + std::to_string(c.tile.mTiles) + "n" +
                std::to_string(c.tile.nTiles) + "w" + std::to_string(c.tile.warpsN) + "s" +
                std::to_string(c.tile.kSplit) + (c.tile.wgmma ? " wgmma" : "") + (c.residual ? " +residual" : ""));
   const int64_t M = c.M, N = c.N, K = c.K;
-  KernelSpec spec;
-  spec.kind = KernelKind::Gemm;
-  spec.format = c.format;
-  spec.n = N;
-  spec.k = K;
-  spec.group = 128;
-  spec.residual = c.residual;
-  spec.tile = c.tile;
+  const KernelSpec spec = gemmSpec(c);
   CUfunction f = build(g, spec);
   ASSERT_NE(f, nullptr);
 
@@ -262,12 +267,35 @@ std::vector<GemmTile> tilesFor(Gpu *g, GemmFormat f, int64_t M, int64_t N, int64
   return tiles;
 }
 
+// Compiles (NVRTC, into the test's cache) and, on the emulated driver, builds
+// for the host every kernel of `specs` at once, on all cores, so that the
+// suite's one-by-one builds find them ready.
+void prebuild(Gpu *g, const std::vector<KernelSpec> &specs) {
+  std::vector<GeneratedKernel> gen;
+  for (const KernelSpec &s : specs) {
+    Expected<GeneratedKernel> k = generateKernel(s, g->target);
+    ASSERT_TRUE(k) << k.message();
+    gen.push_back(*k);
+  }
+  CompileOptions opts;
+  opts.cacheDir = g->cacheDir;
+  Expected<std::vector<CompiledKernel>> compiled = compileKernels(gen, g->target, opts);
+  ASSERT_TRUE(compiled) << compiled.message();
+  Status host = qcc::cuda::testing::buildHostKernelsIfEmulated(gen);
+  ASSERT_TRUE(host.isOk()) << host.message();
+}
+
 void gemmSuite(GemmFormat f) {
   REQUIRE_GPU();
   if (f == GemmFormat::FP8 && !G->target.hasFp8Mma) GTEST_SKIP() << "fp8 mma needs sm_89+, device is " << G->arch;
+  std::vector<GemmCase> cases;
   for (int64_t M : {1, 7, 16, 45, 130})
     for (auto [N, K] : {std::pair<int64_t, int64_t>{136, 256}, {512, 1024}})
-      for (const GemmTile &t : tilesFor(G, f, M, N, K)) checkGemm(G, {f, M, N, K, M % 2 == 1, t});
+      for (const GemmTile &t : tilesFor(G, f, M, N, K)) cases.push_back({f, M, N, K, M % 2 == 1, t});
+  std::vector<KernelSpec> specs;
+  for (const GemmCase &c : cases) specs.push_back(gemmSpec(c));
+  prebuild(G, specs);
+  for (const GemmCase &c : cases) checkGemm(G, c);
 }
 
 } // namespace
