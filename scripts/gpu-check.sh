@@ -164,6 +164,12 @@ run() {
     [ -n "$emuk" ] || { echo "gpu-check: $dir was prepared without --emulated" >&2; return 1; }
     export QCC_CUDA_DRIVER=$B/libqcc-emu-cuda.so QCC_EMU_KERNELS=$emuk QCC_EMU_CC=${target#sm}
   fi
+  # cuBLAS for the comparisons: the toolkit's, or the one a Python install carries.
+  if ! ldconfig -p 2>/dev/null | grep -q libcublasLt.so && [ ! -e /usr/local/cuda/lib64/libcublasLt.so ]; then
+    local pylib
+    pylib=$(python3 -c 'import nvidia.cublas, os; print(os.path.join(list(nvidia.cublas.__path__)[0], "lib"))' 2>/dev/null)
+    [ -n "$pylib" ] && [ -d "$pylib" ] && export LD_LIBRARY_PATH=$pylib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
+  fi
   local quick="" maxeval="" md=$OUTDIR/model-check.md
   [ "$QUICK" = 1 ] && quick="--quick"
   # The emulation runs the bundled model's eval on 2 windows of 64 tokens, not 32 of 256.

@@ -12,6 +12,7 @@
 #include <chrono>
 #include <cstdio>
 #include <ctime>
+#include <set>
 #include <sstream>
 
 namespace qcc::bench {
@@ -54,6 +55,19 @@ std::string BenchDevice::describe() const {
     s << " -- EMULATED: the emulated CUDA driver runs host builds of the kernels; every time below is the host's "
          "time of the emulation and says nothing about a GPU; sizes are scaled down";
   return s.str();
+}
+
+void BenchDevice::prebuild(const std::vector<cuda::KernelSpec> &specs) {
+  std::vector<cuda::GeneratedKernel> gen;
+  std::set<std::string> seen;
+  for (const cuda::KernelSpec &s : specs) {
+    cuda::GeneratedKernel g = orDie(tool, cuda::generateKernel(s, target));
+    if (seen.insert(g.name).second) gen.push_back(std::move(g));
+  }
+  orDie(tool, cuda::compileKernels(gen, target));
+#ifdef QCC_HOST_KERNEL_BUILDS
+  if (emulated) checkOrDie(tool, cuda::testing::buildHostKernelsIfEmulated(gen));
+#endif
 }
 
 CUfunction BenchDevice::load(const cuda::GeneratedKernel &g) {

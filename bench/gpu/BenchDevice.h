@@ -45,6 +45,9 @@ struct BenchDevice {
   // "NVIDIA H200 (sm_90a, 132 SMs), driver 13.0, NVRTC 13.0, 2026-12-02" (+ "EMULATED").
   std::string describe() const;
 
+  // Compiles (and, emulated, builds for the host) every kernel at once on all
+  // cores, so that the loads after it find them in the kernel cache.
+  void prebuild(const std::vector<cuda::KernelSpec> &specs);
   CUfunction load(const cuda::GeneratedKernel &kernel);
   CUfunction load(const cuda::KernelSpec &spec);
   void launch(CUfunction f, const cuda::KernelSpec &spec, int64_t rows, std::vector<void *> args);

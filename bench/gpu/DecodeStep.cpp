@@ -112,6 +112,9 @@ DecodeResult timeDecodeStep(BenchDevice &b, const DecodeShape &s, const std::str
   sEmbed.vocab = V;
   sEmbed.width = H;
 
+  std::vector<KernelSpec> all = {sQkv, sO, sGu, sDown, sHead, sNorm, sFinal, sSw, sRope, sKv, sAt, sEmbed};
+  if (q != QuantOut::None) all.push_back(sQuant);
+  b.prebuild(all);
   CUfunction fQkv = b.load(sQkv), fO = b.load(sO), fGu = b.load(sGu), fDown = b.load(sDown), fHead = b.load(sHead),
              fNorm = b.load(sNorm), fFinal = b.load(sFinal), fSw = b.load(sSw), fRope = b.load(sRope),
              fKv = b.load(sKv), fAt = b.load(sAt), fEmbed = b.load(sEmbed);

@@ -91,6 +91,20 @@ std::vector<GemmRow> benchGemms(BenchDevice &b, const Roofline &roof, Cublas *cu
   formats.insert(formats.begin() + 1, b.target.hasFp8Mma ? GemmFormat::FP8 : GemmFormat::FP8WeightOnly);
   std::map<std::string, double> baseline; // cuBLAS times per (kind, shape, M), shared by the formats
   std::vector<GemmRow> rows;
+  auto specOf = [&](GemmFormat f, const Shape &sh, int64_t M) {
+    cuda::KernelSpec spec;
+    spec.kind = cuda::KernelKind::Gemm;
+    spec.format = f;
+    spec.n = sh.n;
+    spec.k = sh.k;
+    spec.tile = cuda::chooseGemmTile(b.target, f, M, sh.n, sh.k);
+    return spec;
+  };
+  std::vector<cuda::KernelSpec> all;
+  for (GemmFormat f : formats)
+    for (const Shape &sh : shapes)
+      for (int64_t M : ms) all.push_back(specOf(f, sh, M));
+  b.prebuild(all);
   for (GemmFormat f : formats)
     for (const Shape &sh : shapes) {
       const size_t wBytes = weightBytes(f, sh.n, sh.k);
@@ -99,12 +113,7 @@ std::vector<GemmRow> benchGemms(BenchDevice &b, const Roofline &roof, Cublas *cu
       for (int c = 0; c < copies; ++c) w.push_back(b.filled(wBytes, 0x11));
       cuda::DeviceBuffer scales = b.filled(scaleBytes(f, sh.n, sh.k), 0x3c);
       for (int64_t M : ms) {
-        cuda::KernelSpec spec;
-        spec.kind = cuda::KernelKind::Gemm;
-        spec.format = f;
-        spec.n = sh.n;
-        spec.k = sh.k;
-        spec.tile = cuda::chooseGemmTile(b.target, f, M, sh.n, sh.k);
+        const cuda::KernelSpec spec = specOf(f, sh, M);
         CUfunction fn = b.load(spec);
         cuda::DeviceBuffer a = b.filled(activationBytes(f, M, sh.k), 0x11), tok = b.filled(size_t(M) * 4, 0x3c),
                            out = b.filled(size_t(M * sh.n) * 4, 0); // 4 bytes: cuBLASLt s8 writes int32

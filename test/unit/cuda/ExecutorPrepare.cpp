@@ -9,8 +9,6 @@
 #include "runtime/artifact/ArtifactFile.h"
 #include "runtime/formats/Formats.h"
 
-#include <gtest/gtest.h>
-
 #include <cstring>
 #include <fstream>
 #include <sstream>
