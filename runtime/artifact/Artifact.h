@@ -22,7 +22,7 @@
 namespace qcc::artifact {
 
 constexpr char kMagic[8] = {'Q', 'C', 'C', 'A', 'R', 'T', 'I', 'F'};
-constexpr uint32_t kFormatVersion = 1;
+constexpr uint32_t kFormatVersion = 2; // 2: content hashes of every tensor and kernel image
 constexpr uint64_t kPreambleBytes = 16;
 constexpr uint64_t kRawSectionAlignment = 4096; // page: mmap'ed weights start page-aligned
 constexpr uint64_t kTensorAlignment = 64;       // every range offset in the raw section

@@ -62,7 +62,7 @@ TEST_F(Cli, InspectShowsFormatsKernelsAndProvenance) {
   std::string path = make("w4.qcc", "--format w4a16:g32 --fake-kernels sm_80,sm_90a");
   Result r = sh(kQcc + " inspect " + path);
   ASSERT_EQ(r.code, 0) << r.err;
-  EXPECT_NE(r.out.find("format version 1"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("format version 2"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("layer 0   q=w4a16/g32 rtn k=w4a16/g32 rtn"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("lm_head   w4a16/g32 rtn"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("sm_90a  1 kernels"), std::string::npos) << r.out;
