@@ -1,13 +1,18 @@
 // qcc compile MODEL_DIR --format F --target T -o model.qcc: the whole pipeline.
 #include "tools/qcc/Command.h"
+#include "tools/qcc/OutputPath.h"
 #include "tools/qcc/QuantOptions.h"
+#include "tools/qcc/SizeChecks.h"
 
 #include "codegen/artifact/EmitArtifact.h"
 #include "codegen/cuda/TileTable.h"
 #include "frontends/llama/Importer.h"
+#include "frontends/llama/LlamaConfig.h"
+#include "frontends/llama/Tokenizer.h"
 #include "passes/Passes.h"
 #include "passes/Pipelines.h"
 #include "passes/WeightStore.h"
+#include "support/Printable.h"
 #include "support/Targets.h"
 
 #include "mlir/IR/Diagnostics.h"
@@ -16,7 +21,9 @@
 #include "llvm/Support/raw_ostream.h"
 
 #include <chrono>
+#include <climits>
 #include <cstdio>
+#include <cstdlib>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -27,7 +34,11 @@ const char *kUsage =
     "usage: qcc compile MODEL_DIR -o FILE [--target T[,T...]]... [--fp8-weight-only] [options]\n"
     "  Compiles a Llama-3.1 checkpoint into one artifact: imports it, chooses each\n"
     "  layer's format, checks the formats against every target, calibrates,\n"
-    "  quantizes and writes FILE atomically (nothing is written on failure).\n"
+    "  quantizes and writes FILE atomically (nothing is written on failure, even\n"
+    "  when killed). FILE is checked before any work: a regular file or a new name\n"
+    "  in a writable folder (a character device such as /dev/null is written\n"
+    "  through), and none of the inputs. A tokenizer.json in MODEL_DIR is\n"
+    "  validated and embedded.\n"
     "  --target T          sm80, sm86, sm89, sm90 or a100, a6000, l40s, h100, h200; may be\n"
     "                      repeated or comma-separated (default sm90)\n"
     "  --fp8-weight-only   accept fp8 on targets without fp8 tensor cores (e4m3 weights, bf16 math)\n"
@@ -92,7 +103,7 @@ int runCompile(const std::vector<std::string> &args) {
   auto fail = [](const std::string &m) { return qcc::cli::fail("compile", m); };
   std::string modelDir, output, dtype, targetList, tilesPath;
   qcc::QuantizationOptions options;
-  bool calibGiven = false, noKernels = false;
+  bool calibGiven = false, noKernels = false, outputGiven = false;
   Progress progress;
   for (size_t i = 0; i < args.size(); ++i) {
     const std::string &a = args[i];
@@ -108,8 +119,11 @@ int runCompile(const std::vector<std::string> &args) {
     }
     if ((a == "-o" || a == "--target" || a == "--dtype" || a == "--tiles") && i + 1 >= args.size())
       return fail("option " + a + " needs a value");
-    if (a == "-o") output = args[++i];
-    else if (a == "--target") targetList += (targetList.empty() ? "" : ",") + args[++i];
+    if (a == "-o") output = args[++i], outputGiven = true;
+    else if (a == "--target") {
+      if (args[++i].empty()) return fail("--target needs a target (sm80, sm86, sm89, sm90 or a GPU name), got ''");
+      targetList += (targetList.empty() ? "" : ",") + args[i];
+    }
     else if (a == "--dtype") dtype = args[++i];
     else if (a == "--tiles") tilesPath = args[++i];
     else if (a == "--fp8-weight-only") options.fp8WeightOnly = true;
@@ -119,10 +133,16 @@ int runCompile(const std::vector<std::string> &args) {
     else if (modelDir.empty()) modelDir = a;
     else return fail("unexpected argument '" + a + "'");
   }
-  if (modelDir.empty() || output.empty()) {
+  if (modelDir.empty() || !outputGiven) {
     std::fputs(kUsage, stderr);
     return 2;
   }
+  // The output first: nothing is read, imported or quantized for a bad -o.
+  std::vector<std::string> inputs = qcc::cli::checkpointInputs(modelDir);
+  for (const std::string *p : {&options.calibSource, &options.layerFormatsFile, &tilesPath})
+    if (!p->empty() && *p != "random") inputs.push_back(*p);
+  if (qcc::Status s = qcc::cli::checkOutputPath(output, inputs); !s) return fail(s.message());
+  if (qcc::Status s = qcc::cli::checkQuantOptions(options); !s) return fail(s.message());
   if (targetList.empty()) targetList = "sm90";
   auto targets = qcc::parseTargetList(targetList);
   if (!targets) return fail(targets.message());
@@ -145,6 +165,23 @@ int runCompile(const std::vector<std::string> &args) {
     std::string note = qcc::cli::defaultCalibration(options, modelDir);
     if (!note.empty()) progress.line(note);
   }
+  // Sizes the flags set, against the config (read alone: cheap) and memory.
+  {
+    auto config = qcc::loadLlamaConfig(modelDir + "/config.json");
+    if (!config) return fail(config.message());
+    if (options.needsCalibration())
+      if (qcc::Status s = qcc::cli::checkCalibrationMemory(*config, options.calibSamples, options.calibSeqLen); !s)
+        return fail(s.message());
+  }
+  // The tokenizer the artifact will embed must load (with the same loader
+  // `qcc run` uses), or the artifact would fail only when run.
+  std::string tokenizerPath;
+  struct stat tokenizerStat;
+  if (::lstat((modelDir + "/tokenizer.json").c_str(), &tokenizerStat) == 0) {
+    tokenizerPath = modelDir + "/tokenizer.json";
+    auto tokenizer = qcc::loadTokenizer(tokenizerPath);
+    if (!tokenizer) return fail(tokenizer.message() + " (the artifact would embed this tokenizer)");
+  }
 
   const auto start = Clock::now();
   std::vector<std::pair<std::string, double>> stages;
@@ -156,7 +193,7 @@ int runCompile(const std::vector<std::string> &args) {
   mlir::OwningOpRef<mlir::ModuleOp> &module = imported->module;
   std::shared_ptr<qcc::WeightStore> store = imported->store;
   stages.push_back({"import", secondsSince(t0)});
-  progress.line("imported " + modelDir + " (" + std::to_string(store->config().numLayers) + " layers)");
+  progress.line("imported " + qcc::printable(modelDir) + " (" + std::to_string(store->config().numLayers) + " layers)");
   store->progress = [&](const std::string &stage, int64_t layer, int64_t layers) {
     progress.layer(stage, layer, layers);
   };
@@ -170,9 +207,11 @@ int runCompile(const std::vector<std::string> &args) {
     llvm::raw_string_ostream os(text);
     d.print(os);
     if (d.getSeverity() == mlir::DiagnosticSeverity::Error)
-      std::fprintf(stderr, "qcc compile: error: %s\n", os.str().c_str());
+      qcc::cli::fail("compile", os.str());
+    else if (d.getSeverity() == mlir::DiagnosticSeverity::Warning)
+      qcc::cli::warn("compile", os.str()); // shown even with --quiet
     else
-      progress.line(std::string(kind) + ": " + os.str());
+      progress.line(std::string(kind) + ": " + qcc::printable(os.str()));
     return mlir::success();
   });
 
@@ -192,18 +231,20 @@ int runCompile(const std::vector<std::string> &args) {
   emit.provenance.qccVersion = "0.1.0";
   emit.provenance.options = options.canonical();
   emit.provenance.checkpointHash = store->checkpoint().contentHash();
-  std::string base = modelDir;
+  // The folder's own name (never a path: the artifact must not depend on
+  // where the checkout lives).
+  char realDir[PATH_MAX];
+  std::string base = ::realpath(modelDir.c_str(), realDir) ? std::string(realDir) : modelDir;
   while (base.size() > 1 && base.back() == '/') base.pop_back();
   emit.provenance.source = base.substr(base.find_last_of('/') + 1);
-  struct stat st;
-  if (::stat((modelDir + "/tokenizer.json").c_str(), &st) == 0) emit.tokenizerJsonPath = modelDir + "/tokenizer.json";
+  emit.tokenizerJsonPath = tokenizerPath;
   emit.onLayerWritten = [&](int64_t layer) { progress.layer("write", layer, store->config().numLayers); };
   auto summary = qcc::emitArtifact(*module, *store, emit);
   if (!summary) return fail(summary.message());
   stages.push_back({"write", secondsSince(t0)});
 
   if (!progress.quiet) {
-    std::fprintf(stderr, "[qcc] wrote %s: %.2f MiB, %zu tensors, targets %s\n", output.c_str(),
+    std::fprintf(stderr, "[qcc] wrote %s: %.2f MiB, %zu tensors, targets %s\n", qcc::printable(output).c_str(),
                  summary->fileSize / 1048576.0, summary->tensors, targetList.c_str());
     for (const auto &[stage, seconds] : stages) std::fprintf(stderr, "[qcc]   %-22s %8.2f s\n", stage.c_str(), seconds);
     for (const auto &[format, bytes] : summary->bytesByFormat)

@@ -4,15 +4,19 @@
 #include "tools/qcc/Evaluate.h"
 #include "tools/qcc/Generation.h"
 #include "tools/qcc/QuantOptions.h"
+#include "tools/qcc/SizeChecks.h"
 
 #include "frontends/llama/Checkpoint.h"
 #include "frontends/llama/Importer.h"
+#include "frontends/llama/LlamaConfig.h"
 #include "frontends/llama/TokenIds.h"
 #include "passes/Passes.h"
 #include "passes/WeightStore.h"
 #include "runtime/cpu/LlamaModel.h"
 #include "runtime/cpu/Sampling.h"
 #include "runtime/lib/Session.h"
+#include "support/Limits.h"
+#include "support/Printable.h"
 
 #include "mlir/IR/Diagnostics.h"
 #include "mlir/Pass/PassManager.h"
@@ -113,7 +117,9 @@ int runEval(const std::vector<std::string> &args) {
     else if (a == "--ref") refDir = args[++i];
     else if (a == "--device") deviceText = args[++i];
     else if (a == "--seq-len") {
-      if (!qcc::cli::parseIntArg(args[++i], 2, int64_t(1) << 24, seqLen)) return fail("--seq-len expects an integer >= 2, got '" + args[i] + "'");
+      if (!qcc::cli::parseIntArg(args[++i], 2, qcc::limits::kMaxSequenceTokens, seqLen))
+        return fail("--seq-len expects an integer in [2, " + std::to_string(qcc::limits::kMaxSequenceTokens) +
+                    "], got '" + args[i] + "'");
     } else if (a == "--threads") {
       if (!qcc::cli::parseIntArg(args[++i], 1, 1024, threads)) return fail("--threads expects an integer in [1, 1024], got '" + args[i] + "'");
     } else if (a == "--prompts") {
@@ -127,6 +133,15 @@ int runEval(const std::vector<std::string> &args) {
     return 2;
   }
   if (dataPath.empty()) return fail("--data-ids is required");
+  if (quantGiven)
+    if (qcc::Status s = qcc::cli::checkQuantOptions(quant); !s) return fail(s.message());
+  // The windows' sessions (model and reference) against the memory available,
+  // and the positions against the model's: one rule with run and generate.
+  auto checkSizes = [&](const qcc::ModelConfig &config) -> qcc::Status {
+    qcc::cli::warnBeyondMaxPositions("eval", config, seqLen);
+    return qcc::cli::checkSessionMemory(config, seqLen, seqLen, refDir.empty() && !quantGiven ? 1 : 2,
+                                        "--seq-len " + std::to_string(seqLen) + " windows");
+  };
   qcc::cpu::ExecutorOptions execOptions;
   execOptions.numThreads = static_cast<int>(threads);
   execOptions.maxSeqLen = seqLen;
@@ -164,6 +179,7 @@ int runEval(const std::vector<std::string> &args) {
     auto a = qcc::rt::Artifact::open(target);
     if (!a) return fail(a.message());
     artifact = std::move(*a);
+    if (qcc::Status s = checkSizes(artifact->config()); !s) return fail(s.message());
     qcc::rt::SessionOptions so;
     auto device = qcc::rt::parseDevice(deviceText);
     if (!device) return fail(device.message());
@@ -174,13 +190,21 @@ int runEval(const std::vector<std::string> &args) {
     if (!s) return fail(s.message());
     session = std::move(*s);
     std::fprintf(stderr, "qcc eval: device %s (%s)\n", qcc::rt::deviceName(session->device()),
-                 session->deviceReason().c_str());
+                 qcc::printable(session->deviceReason()).c_str());
     vocab = artifact->config().vocabSize;
     evalModel = fromSession(*session);
   } else if (quantGiven) {
     if (!calibGiven) {
       std::string note = qcc::cli::defaultCalibration(quant, target);
-      if (!note.empty()) std::fprintf(stderr, "qcc eval: %s\n", note.c_str());
+      if (!note.empty()) std::fprintf(stderr, "qcc eval: %s\n", qcc::printable(note).c_str());
+    }
+    {
+      auto config = qcc::loadLlamaConfig(target + "/config.json");
+      if (!config) return fail(config.message());
+      if (qcc::Status s = checkSizes(*config); !s) return fail(s.message());
+      if (quant.needsCalibration())
+        if (qcc::Status s = qcc::cli::checkCalibrationMemory(*config, quant.calibSamples, quant.calibSeqLen); !s)
+          return fail(s.message());
     }
     auto imported = qcc::cli::importWithStore(target, dtypeText);
     if (!imported) return fail(imported.message());
@@ -192,7 +216,10 @@ int runEval(const std::vector<std::string> &args) {
       llvm::raw_string_ostream os(text);
       d.print(os);
       std::fprintf(stderr, "qcc eval: %s: %s\n",
-                   d.getSeverity() == mlir::DiagnosticSeverity::Error ? "error" : "note", os.str().c_str());
+                   d.getSeverity() == mlir::DiagnosticSeverity::Error     ? "error"
+                   : d.getSeverity() == mlir::DiagnosticSeverity::Warning ? "warning"
+                                                                           : "note",
+                   qcc::printable(os.str()).c_str());
       return mlir::success();
     });
     auto t0 = std::chrono::steady_clock::now();
@@ -212,6 +239,7 @@ int runEval(const std::vector<std::string> &args) {
   } else {
     auto ckpt = qcc::Checkpoint::open(target);
     if (!ckpt) return fail(ckpt.message());
+    if (qcc::Status s = checkSizes((*ckpt)->config()); !s) return fail(s.message());
     store = std::make_shared<qcc::WeightStore>(std::move(*ckpt));
     auto m = qcc::cpu::LlamaModel::create(store->config(), store->checkpoint(), execOptions);
     if (!m) return fail(target + ": " + m.message());

@@ -1,5 +1,6 @@
 // qcc import MODEL_DIR [-o FILE] [--dtype f32|bf16]: the checkpoint as qcc IR.
 #include "tools/qcc/Command.h"
+#include "tools/qcc/OutputPath.h"
 
 #include "frontends/llama/Checkpoint.h"
 #include "frontends/llama/Importer.h"
@@ -18,10 +19,14 @@ const char *kUsage =
     "usage: qcc import MODEL_DIR [-o FILE] [--dtype f32|bf16]\n"
     "  Reads config.json and the safetensors weights (sharded or not) of a\n"
     "  Llama-3.1 checkpoint and prints its qcc-dialect module (weights are\n"
-    "  referenced by name, not copied). -o writes it to FILE atomically.\n";
+    "  referenced by name, not copied). -o writes it to FILE atomically (checked\n"
+    "  before the import: a regular file or a new name in a writable folder, not\n"
+    "  one of the checkpoint's files; /dev/null and other character devices are\n"
+    "  written through).\n";
 
 int runImport(const std::vector<std::string> &args) {
   std::string modelDir, output, dtype;
+  bool outputGiven = false;
   for (size_t i = 0; i < args.size(); ++i) {
     const std::string &a = args[i];
     if (a == "--help" || a == "-h") {
@@ -30,7 +35,7 @@ int runImport(const std::vector<std::string> &args) {
     }
     if ((a == "-o" || a == "--dtype") && i + 1 >= args.size())
       return qcc::cli::fail("import", "option " + a + " needs a value");
-    if (a == "-o") output = args[++i];
+    if (a == "-o") output = args[++i], outputGiven = true;
     else if (a == "--dtype") dtype = args[++i];
     else if (!a.empty() && a[0] == '-') return qcc::cli::fail("import", "unknown option '" + a + "'");
     else if (modelDir.empty()) modelDir = a;
@@ -40,6 +45,9 @@ int runImport(const std::vector<std::string> &args) {
     std::fputs(kUsage, stderr);
     return 2;
   }
+  if (outputGiven)
+    if (qcc::Status s = qcc::cli::checkOutputPath(output, qcc::cli::checkpointInputs(modelDir)); !s)
+      return qcc::cli::fail("import", s.message());
 
   auto checkpoint = qcc::Checkpoint::open(modelDir);
   if (!checkpoint) return qcc::cli::fail("import", checkpoint.message());
@@ -56,7 +64,7 @@ int runImport(const std::vector<std::string> &args) {
   llvm::raw_string_ostream os(text);
   (*module)->print(os);
   os.flush();
-  if (output.empty()) {
+  if (!outputGiven) {
     std::fwrite(text.data(), 1, text.size(), stdout);
     return 0;
   }

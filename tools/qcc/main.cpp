@@ -2,6 +2,7 @@
 #include "tools/qcc/Command.h"
 
 #include "support/MappedFile.h"
+#include "support/Printable.h"
 
 #include <algorithm>
 #include <cerrno>
@@ -40,8 +41,12 @@ bool parseIntArg(const std::string &text, int64_t lo, int64_t hi, int64_t &out) 
 }
 
 int fail(const std::string &command, const std::string &message) {
-  std::fprintf(stderr, "qcc %s: error: %s\n", command.c_str(), message.c_str());
+  std::fprintf(stderr, "qcc %s: error: %s\n", command.c_str(), printable(message).c_str());
   return 1;
+}
+
+void warn(const std::string &command, const std::string &message) {
+  std::fprintf(stderr, "qcc %s: warning: %s\n", command.c_str(), printable(message).c_str());
 }
 
 } // namespace qcc::cli
@@ -71,7 +76,7 @@ int main(int argc, char **argv) {
       return c.run(args);
     }
   }
-  std::fprintf(stderr, "qcc: error: unknown command '%s'\n", name.c_str());
+  std::fprintf(stderr, "qcc: error: unknown command '%s'\n", qcc::printable(name).c_str());
   printUsage(stderr);
   return 2;
 }
