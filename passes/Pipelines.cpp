@@ -1,6 +1,8 @@
 #include "passes/Pipelines.h"
 
 #include "passes/Passes.h"
+#include "support/Hash.h"
+#include "support/MappedFile.h"
 
 #include "mlir/Pass/PassRegistry.h"
 
@@ -8,15 +10,24 @@
 
 namespace qcc {
 
+// An input file as provenance names it: its base name and content hash,
+// never its path, so the same compile in two checkouts gives the same bytes.
+static std::string fileInput(const std::string &path) {
+  const std::string base = path.substr(path.find_last_of('/') + 1);
+  auto file = MappedFile::open(path);
+  if (!file) return base + "#unreadable";
+  return base + "#xxh3:" + contentHash((*file)->data(), (*file)->size());
+}
+
 std::string QuantizationOptions::canonical() const {
   std::ostringstream os;
   os << "format=" << format << " group-size=" << groupSize << " method=" << method
      << " mse-clip=" << (mseClip ? 1 : 0) << " act-order=" << (actOrder ? 1 : 0);
   if (smoothQuantAlpha) os << " smoothquant=" << *smoothQuantAlpha;
   if (needsCalibration())
-    os << " calib=" << calibSource << " calib-samples=" << calibSamples << " calib-seq-len=" << calibSeqLen
+    os << " calib=" << (calibSource == "random" ? calibSource : fileInput(calibSource)) << " calib-samples=" << calibSamples << " calib-seq-len=" << calibSeqLen
        << " calib-seed=" << calibSeed;
-  if (!layerFormatsFile.empty()) os << " layer-formats=" << layerFormatsFile;
+  if (!layerFormatsFile.empty()) os << " layer-formats=" << fileInput(layerFormatsFile);
   if (includeLmHead) os << " include-lm-head=1";
   if (!targets.empty()) os << " targets=" << targets;
   if (fp8WeightOnly) os << " fp8-weight-only=1";

@@ -30,7 +30,8 @@ struct QuantizationOptions {
 
   // Whether the options need calibration data (SmoothQuant, GPTQ, AWQ).
   bool needsCalibration() const { return smoothQuantAlpha.has_value() || method != "rtn"; }
-  // The options in a canonical order, for provenance and cache keys.
+  // The options in a canonical order, for provenance and cache keys; input
+  // files (calibration ids, rules) by base name and XXH3-128 of their bytes.
   std::string canonical() const;
 };
 

@@ -14,6 +14,7 @@ intermediate 32, 2 layers, 2 heads (1 kv head), vocab 32, 64 positions.
                      are symlinks ../../blobs/<sha256> (OUT_DIR is then unused)
   --escape-shard     (with --hf-cache) the last shard links outside the repo instead
   --config KEY=JSON  override a config.json value
+  --config-pad N     add a "_name_or_path" string of N bytes to config.json
 """
 import argparse
 import hashlib
@@ -57,6 +58,7 @@ def main():
     ap.add_argument("--hf-cache")
     ap.add_argument("--escape-shard", action="store_true")
     ap.add_argument("--config", action="append", default=[])
+    ap.add_argument("--config-pad", type=int, default=0)
     a = ap.parse_args()
 
     rng = random.Random(0)
@@ -83,6 +85,8 @@ def main():
     for kv in a.config:
         key, value = kv.split("=", 1)
         config[key] = json.loads(value)
+    if a.config_pad:
+        config["_name_or_path"] = "x" * a.config_pad
 
     files = {"config.json": json.dumps(config, indent=1).encode()}
     if a.shards == 1:
