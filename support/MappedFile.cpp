@@ -181,9 +181,11 @@ std::string randomSuffix() {
   return s;
 }
 
-// Probes that `dir` takes a new file: an unnamed one where O_TMPFILE works
-// (it vanishes on close), else a named one removed at once.
-Status probeWritableFolder(const std::string &dir, const std::string &forPath) {
+// Probes that the folder of `target` takes a new file: an unnamed one where
+// O_TMPFILE works (it vanishes on close), else a named one removed at once.
+// Errors name `forPath`, the path the user gave.
+Status probeWritableFolder(const std::string &target, const std::string &forPath) {
+  const std::string dir = folderOf(target);
   struct stat st;
   if (::stat(dir.c_str(), &st) != 0)
     return Status::error(forPath + ": folder " + dir + " cannot be used: " + errnoText());
@@ -193,9 +195,11 @@ Status probeWritableFolder(const std::string &dir, const std::string &forPath) {
     ::close(fd);
     return Status::ok();
   }
-  if (errno != EOPNOTSUPP && errno != EISDIR && errno != EINVAL)
+  // Filesystems without O_TMPFILE say EOPNOTSUPP (EISDIR on old kernels;
+  // some pseudo filesystems ENOENT): a named probe then gives the real answer.
+  if (errno != EOPNOTSUPP && errno != EISDIR && errno != EINVAL && errno != ENOENT)
     return Status::error(forPath + ": cannot create files in folder " + dir + ": " + errnoText());
-  std::string probe = temporaryPrefix(forPath) + "XXXXXX";
+  std::string probe = temporaryPrefix(target) + "XXXXXX";
   fd = ::mkstemp(probe.data());
   if (fd < 0) return Status::error(forPath + ": cannot create files in folder " + dir + ": " + errnoText());
   ::close(fd);
@@ -231,7 +235,7 @@ Expected<OutputTarget> checkOutputTarget(const std::string &path) {
   } else if (errno != ENOENT) {
     return Status::error(path + ": cannot use as output: " + errnoText());
   }
-  QCC_RETURN_IF_ERROR(probeWritableFolder(folderOf(t.path), path));
+  QCC_RETURN_IF_ERROR(probeWritableFolder(t.path, path));
   return t;
 }
 
@@ -296,7 +300,7 @@ Expected<std::unique_ptr<AtomicFileWriter>> AtomicFileWriter::create(const std::
       w->fd_ = fd;
       return w;
     }
-    if (errno != EOPNOTSUPP && errno != EISDIR && errno != EINVAL)
+    if (errno != EOPNOTSUPP && errno != EISDIR && errno != EINVAL && errno != ENOENT)
       return Status::error(path + ": cannot create a temporary file in " + dir + ": " + errnoText());
   }
   // A filesystem without O_TMPFILE: a named temporary, and the ones of our

@@ -6,7 +6,8 @@
 //     warning in generate, run and eval (RoPE was not trained there; the
 //     numbers stay finite, as in transformers);
 //   * the host memory a CPU session or a calibration needs is estimated from
-//     the config and checked against the memory available.
+//     the config and checked against the memory available (a session on
+//     --device cuda allocates on the device, which reports its own failures).
 #pragma once
 
 #include "runtime/ModelConfig.h"

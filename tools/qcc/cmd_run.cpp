@@ -114,10 +114,13 @@ int runRun(const std::vector<std::string> &args) {
     return fail("prompt (" + std::to_string(prompt->size()) + " ids) + -n " + std::to_string(steps) +
                 " exceeds the limit of " + std::to_string(qcc::limits::kMaxSequenceTokens) + " positions");
   qcc::cli::warnBeyondMaxPositions("run", config, int64_t(prompt->size()) + steps);
-  if (qcc::Status s = qcc::cli::checkSessionMemory(config, options.maxSeqLen, int64_t(prompt->size()), 1,
-                                                   "a session of " + std::to_string(options.maxSeqLen) + " positions");
-      !s)
-    return fail(s.message());
+  // Host memory of a CPU session (auto may fall back to the CPU); the CUDA
+  // executor's allocations are on the device and fail with a message there.
+  if (*device != qcc::rt::Device::Cuda)
+    if (qcc::Status s = qcc::cli::checkSessionMemory(config, options.maxSeqLen, int64_t(prompt->size()), 1,
+                                                     "a session of " + std::to_string(options.maxSeqLen) + " positions");
+        !s)
+      return fail(s.message());
   auto session = qcc::rt::Session::create(**artifact, options);
   if (!session) return fail(session.message());
   std::fprintf(stderr, "qcc run: device %s (%s)\n", qcc::rt::deviceName((*session)->device()),
