@@ -3,6 +3,7 @@
 #include "dialects/qcc/QccDialect.h"
 #include "frontends/compressed_tensors/Layout.h"
 #include "passes/Params.h"
+#include "runtime/formats/Finite.h"
 #include "support/Hash.h"
 #include "support/MappedFile.h"
 
@@ -253,8 +254,9 @@ private:
   std::map<Operation *, int64_t> blockOf_;
 };
 
-// XXH3-128 of every tensor the graph reads, on every core; each tensor's
-// pages are released after hashing, so the resident set stays small.
+// XXH3-128 of every tensor the graph reads, on every core, each checked
+// finite on the way; each tensor's pages are released after hashing, so the
+// resident set stays small.
 // A compressed-tensors checkpoint's quantized linears are hashed by module,
 // over the tensors their decoding reads.
 Expected<std::map<std::string, std::string>> hashTensors(const Checkpoint &ckpt) {
@@ -279,12 +281,18 @@ Expected<std::map<std::string, std::string>> hashTensors(const Checkpoint &ckpt)
   auto work = [&] {
     for (size_t i = next++; i < names.size(); i = next++) {
       if (module[i]) {
+        for (const std::string &source : ct->sourceTensors(ckpt, names[i]))
+          if (const TensorRef *t = ckpt.find(source); t && errors[i])
+            errors[i] = formats::checkFinite(*t, source); // the scales (codes are integers)
+        if (!errors[i]) continue;
         auto h = hashCompressedParam(ckpt, names[i]);
         if (h) hashes[i] = *h;
         else errors[i] = h.status();
         continue;
       }
       const TensorRef *t = ckpt.find(names[i]);
+      // No method may quantize a NaN, and no bf16 pass-through may carry one.
+      errors[i] = formats::checkFinite(*t, names[i]);
       hashes[i] = hashDenseParam(*t);
       releasePages(t->data, t->byteSize());
     }
@@ -295,7 +303,7 @@ Expected<std::map<std::string, std::string>> hashTensors(const Checkpoint &ckpt)
   work();
   for (std::thread &t : pool) t.join();
   for (const Status &e : errors)
-    if (!e) return e;
+    if (!e) return e.withContext(ckpt.directory());
   std::map<std::string, std::string> out;
   for (size_t i = 0; i < names.size(); ++i) out[names[i]] = hashes[i];
   return out;
