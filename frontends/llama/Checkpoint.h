@@ -93,10 +93,11 @@ public:
   // The weight files, in sorted file-name order.
   const std::vector<std::unique_ptr<SafetensorsFile>> &shards() const { return shards_; }
 
-  // Provenance: XXH3-128 (support/Hash.h) over config.json's bytes, then for
-  // each weight file in sorted name order its file name, file size, header
-  // bytes and every tensor's bytes, as 32 lowercase hex digits. Any change to
-  // a weight value, name, shape, dtype or the config changes it.
+  // XXH3-128 (support/Hash.h) over config.json's bytes, then for each weight
+  // file in sorted name order its file name, file size and header bytes, as
+  // 32 lowercase hex digits: any change to a name, shape, dtype, offset or the
+  // config changes it. Weight values are not read here: the importer's
+  // qcc.checkpoint_hash adds every parameter's content hash to this one.
   const std::string &contentHash() const { return hash_; }
 
   // The name and expected shape of every tensor the graph needs, in a fixed

@@ -15,6 +15,7 @@
 #include <climits>
 #include <cstdlib>
 #include <map>
+#include <sys/stat.h>
 #include <thread>
 
 using namespace mlir;
@@ -229,7 +230,16 @@ private:
     std::string base = ckpt_.directory();
     while (base.size() > 1 && base.back() == '/') base.pop_back();
     module->setAttr("qcc.model_name", b_.getStringAttr(base.substr(base.find_last_of('/') + 1)));
-    module->setAttr("qcc.checkpoint_hash", b_.getStringAttr(ckpt_.contentHash()));
+    // The checkpoint's provenance hash: its files' metadata (Checkpoint::
+    // contentHash) and every parameter's own hash, so it covers weight values
+    // without a second read of them.
+    ContentHasher checkpointHash;
+    checkpointHash.updateString(ckpt_.contentHash());
+    for (const auto &[name, hash] : hashes_) {
+      checkpointHash.updateString(name);
+      checkpointHash.updateString(hash);
+    }
+    module->setAttr("qcc.checkpoint_hash", b_.getStringAttr(checkpointHash.hex()));
     // The tokenizer's files travel with the model into the artifact (text in
     // and out, chat): recorded by path and content hash.
     std::vector<RecordedFile> tokenizer;
@@ -302,8 +312,13 @@ Expected<std::map<std::string, std::string>> hashTensors(const Checkpoint &ckpt)
   for (unsigned i = 1; i < n; ++i) pool.emplace_back(work);
   work();
   for (std::thread &t : pool) t.join();
-  for (const Status &e : errors)
-    if (!e) return e.withContext(ckpt.directory());
+  for (size_t i = 0; i < names.size(); ++i)
+    if (!errors[i]) {
+      // Named by the file that holds the tensor (a compressed module: the folder).
+      for (const auto &shard : ckpt.shards())
+        if (!module[i] && shard->find(names[i])) return errors[i].withContext(shard->path());
+      return errors[i].withContext(ckpt.directory());
+    }
   std::map<std::string, std::string> out;
   for (size_t i = 0; i < names.size(); ++i) out[names[i]] = hashes[i];
   return out;
@@ -329,6 +344,14 @@ Expected<OwningOpRef<ModuleOp>> importLlama(MLIRContext &context, const Checkpoi
   if (ct && ct->isQuantized("lm_head") && checkpoint.config().tieWordEmbeddings)
     return Status::error(checkpoint.directory() + ": lm_head is stored quantized but tied to the embeddings "
                                                   "(tie_word_embeddings): qcc cannot take both");
+  // A tokenizer file that is there but cannot be read (a FIFO, too large, no
+  // permission) is an error, not a silently text-less model.
+  for (const char *name : {"tokenizer.json", "tokenizer_config.json", "chat_template.jinja"}) {
+    const std::string path = archive + "/" + name;
+    struct stat st;
+    if (::lstat(path.c_str(), &st) == 0)
+      if (auto file = MappedFile::open(path); !file) return file.status();
+  }
   auto hashed = hashTensors(checkpoint);
   if (!hashed) return hashed.status();
   std::map<std::string, std::string> hashes = std::move(*hashed);

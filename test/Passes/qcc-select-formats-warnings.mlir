@@ -10,8 +10,8 @@
 // expected-warning @+1 {{qcc-select-formats: rule 'layers.0.self_attn.*' (}}
 module {
 func.func @one_layer(%x: tensor<?x256xbf16>) -> tensor<?x256xbf16> {
-  %wq = qcc.weight "model.layers.0.self_attn.q_proj.weight" : tensor<256x256xbf16>
-  %q = qcc.linear %x, %wq {format = #qcc.format<bf16>, layer = "model.layers.0.self_attn.q_proj"} : tensor<?x256xbf16>, tensor<256x256xbf16> -> tensor<?x256xbf16>
+  %wq = qcc.weight "model.layers.0.self_attn.q_proj.weight" {value = dense<1.0> : tensor<256x256xbf16>} : tensor<256x256xbf16>
+  %q = qcc.linear %x, %wq {format = #qcc.format<bf16>, layer = "model.layers.0.self_attn.q_proj"} : (tensor<?x256xbf16>, tensor<256x256xbf16>) -> tensor<?x256xbf16>
   return %q : tensor<?x256xbf16>
 }
 }

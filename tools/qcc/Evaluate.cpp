@@ -42,11 +42,11 @@ Expected<EvalResult> evaluate(const EvalModel &model, const EvalModel *ref,
       std::vector<int64_t> window(seq.begin() + start, seq.begin() + std::min(seq.size(), start + size_t(s.seqLen)));
       if (window.size() < 2) break;
       auto logits = model.forward(window); // [T, V]
-      if (!logits) return logits.status();
+      if (!logits) return logits.status().withContext(where);
       std::optional<std::vector<float>> refLogits;
       if (ref) {
         auto rl = ref->forward(window);
-        if (!rl) return rl.status().withContext("reference");
+        if (!rl) return rl.status().withContext("reference: " + where);
         refLogits = std::move(*rl);
       }
       for (size_t t = 0; t + 1 < window.size(); ++t) {

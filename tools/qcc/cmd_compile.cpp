@@ -179,35 +179,15 @@ int runCompile(const std::vector<std::string> &args) {
     if (!note.empty()) progress.line(note);
   }
   // Sizes the flags set, against the config (read alone: cheap) and memory.
-  {
-    auto config = qcc::loadLlamaConfig(modelDir + "/config.json");
-    if (!config) return fail(config.message());
-    if (options.needsCalibration())
-      if (qcc::Status s = qcc::cli::checkCalibrationMemory(*config, options.calibSamples, options.calibSeqLen); !s)
-        return fail(s.message());
-  }
-  const auto start = Clock::now();
-  std::vector<std::pair<std::string, double>> stages;
-
-  auto t0 = Clock::now();
-  auto imported = qcc::cli::importModel(modelDir, dtype, /*paramDir=*/true);
-  if (!imported) return fail(imported.message());
-  mlir::MLIRContext &context = *imported->context;
-  mlir::OwningOpRef<mlir::ModuleOp> &module = imported->module;
-  stages.push_back({"import", secondsSince(t0)});
-  auto config = qcc::modelConfigOf(*module);
+  auto config = qcc::loadLlamaConfig(modelDir + "/config.json");
   if (!config) return fail(config.message());
-  progress.line("imported " + qcc::printable(modelDir) + " (" + std::to_string(config->numLayers) + " layers)");
-  qcc::setProgressReporter([&](const std::string &stage, int64_t done, int64_t total) {
-    progress.layer(stage, done - 1, total);
-  });
-
-  // The tokenizer the artifact will carry (the files the importer recorded)
+  if (options.needsCalibration())
+    if (qcc::Status s = qcc::cli::checkCalibrationMemory(*config, options.calibSamples, options.calibSeqLen); !s)
+      return fail(s.message());
+  // The tokenizer the artifact will carry (the files the importer records)
   // is checked before any work: it must load, encode, and fit the model's
   // vocabulary; --no-tokenizer drops it from the module.
-  if (noTokenizer) {
-    (*module)->removeAttr("qcc.tokenizer");
-  } else {
+  if (!noTokenizer) {
     const std::string hint = " (--no-tokenizer compiles without it)";
     auto text = qcc::cli::modelTextFromDir(modelDir);
     if (!text) return fail(text.message() + hint);
@@ -229,6 +209,22 @@ int runCompile(const std::vector<std::string> &args) {
       progress.line("note: " + text->source + "tokenizer.json is missing: the artifact takes token ids only");
     }
   }
+
+  const auto start = Clock::now();
+  std::vector<std::pair<std::string, double>> stages;
+
+  auto t0 = Clock::now();
+  auto imported = qcc::cli::importModel(modelDir, dtype, /*paramDir=*/true);
+  if (!imported) return fail(imported.message());
+  mlir::MLIRContext &context = *imported->context;
+  mlir::OwningOpRef<mlir::ModuleOp> &module = imported->module;
+  stages.push_back({"import", secondsSince(t0)});
+  progress.line("imported " + qcc::printable(modelDir) + " (" + std::to_string(config->numLayers) + " layers)");
+  qcc::setProgressReporter([&](const std::string &stage, int64_t done, int64_t total) {
+    progress.layer(stage, done - 1, total);
+  });
+
+  if (noTokenizer) (*module)->removeAttr("qcc.tokenizer");
 
   // Diagnostics of the passes (errors, remarks) go to stderr, prefixed.
   mlir::ScopedDiagnosticHandler diagnostics(&context, [&](mlir::Diagnostic &d) {
