@@ -32,7 +32,9 @@ struct FoldSmoothQuantPass : impl::QccFoldSmoothQuantBase<FoldSmoothQuantPass> {
 
   // The norms to smooth: a measured range, every reader a linear that takes
   // the output as its input, over a dense weight.
-  std::vector<Group> findGroups(ModuleOp module) {
+  // Norms whose readers are stored quantized (a pre-quantized checkpoint) are
+  // counted in `storedQuantized`: their codes cannot be rescaled.
+  std::vector<Group> findGroups(ModuleOp module, int64_t &storedQuantized) {
     std::vector<Group> groups;
     module.walk([&](RMSNormOp norm) {
       auto absMax = norm->getAttrOfType<ParamAttr>("qcc.output_absmax");
@@ -40,6 +42,10 @@ struct FoldSmoothQuantPass : impl::QccFoldSmoothQuantBase<FoldSmoothQuantPass> {
       Group g{norm, absMax, {}};
       for (OpOperand &use : norm.getResult().getUses()) {
         auto linear = dyn_cast<LinearOp>(use.getOwner());
+        if (linear && linear.getWeight().getDefiningOp<QuantizedWeightOp>()) {
+          ++storedQuantized;
+          return;
+        }
         if (!linear || &use != &linear.getInputMutable() ||
             !linear.getWeight().getDefiningOp<WeightOp>())
           return;
@@ -59,7 +65,11 @@ struct FoldSmoothQuantPass : impl::QccFoldSmoothQuantBase<FoldSmoothQuantPass> {
       signalPassFailure();
     };
     if (!(alpha >= 0.0 && alpha <= 1.0)) return fail("alpha must be in [0, 1]");
-    std::vector<Group> groups = findGroups(module);
+    int64_t storedQuantized = 0;
+    std::vector<Group> groups = findGroups(module, storedQuantized);
+    if (storedQuantized)
+      module.emitRemark() << "qcc-fold-smoothquant: " << storedQuantized
+                          << " norms feed linears stored quantized in the checkpoint: not smoothed";
     if (groups.empty()) {
       bool measured = false;
       module.walk([&](RMSNormOp n) { measured |= static_cast<bool>(n->getAttr("qcc.output_absmax")); });

@@ -1,5 +1,6 @@
 #include "passes/Params.h"
 
+#include "frontends/compressed_tensors/Layout.h"
 #include "frontends/llama/Checkpoint.h"
 #include "frontends/llama/Safetensors.h"
 #include "quant/Rtn.h"
@@ -43,6 +44,24 @@ std::string hashQuantizedParam(const void *codes, size_t codeBytes, const float 
 
 std::string scalesKey(const std::string &key) { return key + ".scales"; }
 
+Expected<std::string> hashCompressedParam(const Checkpoint &checkpoint, const std::string &key) {
+  const compressed_tensors::CompressedLayout *ct = compressed_tensors::compressedLayout(checkpoint);
+  if (!ct || !ct->isQuantized(key))
+    return Status::error(checkpoint.directory() + ": '" + key + "' is not a quantized linear of the checkpoint");
+  ContentHasher h;
+  for (const std::string &name : ct->sourceTensors(checkpoint, key)) {
+    const TensorRef *t = checkpoint.find(name);
+    if (!t) return Status::error(checkpoint.directory() + ": no tensor '" + name + "'");
+    h.updateString(name);
+    h.updateString(dtypeName(t->dtype));
+    h.updateU64(t->shape.size());
+    for (int64_t d : t->shape) h.updateU64(static_cast<uint64_t>(d));
+    h.updateU64(t->byteSize());
+    h.update(t->data, t->byteSize());
+  }
+  return h.hex();
+}
+
 //===----------------------------------------------------------------------===//
 // Archives
 //===----------------------------------------------------------------------===//
@@ -56,7 +75,7 @@ Expected<std::unique_ptr<Archive>> Archive::open(const std::string &path) {
   std::unique_ptr<Archive> a(new Archive());
   a->path_ = path;
   if (S_ISDIR(st.st_mode)) {
-    auto ck = Checkpoint::open(path);
+    auto ck = compressed_tensors::openCheckpoint(path);
     if (!ck) return ck.status();
     a->checkpoint_ = std::move(*ck);
   } else {
@@ -182,10 +201,31 @@ Expected<formats::QuantizedLinear> readQuantizedParam(Operation *from, ParamAttr
   if (!r) return r.status();
   const auto &[archive, path] = *r;
   const std::string key = param.getKey().str();
+  const std::string want = param.getHash().str();
+  formats::FormatSpec spec = formatSpecOf(format);
+  // A linear a compressed-tensors checkpoint stores quantized: decoded exactly.
+  if (const Checkpoint *ck = archive->checkpoint()) {
+    const compressed_tensors::CompressedLayout *ct = compressed_tensors::compressedLayout(*ck);
+    if (ct && ct->isQuantized(key)) {
+      if (!isVerified(path, key, want)) {
+        auto got = hashCompressedParam(*ck, key);
+        if (!got) return got.status();
+        if (*got != want) return hashMismatch(path, key, want, *got);
+        markParamVerified(path, key, want);
+      }
+      auto q = ct->decode(*ck, key);
+      if (!q) return q.status();
+      if (q->format != spec.format || (spec.format == formats::Format::W4A16 && q->groupSize != spec.groupSize) ||
+          q->outFeatures != codesType.getDimSize(0) || q->inFeatures != codesType.getDimSize(1))
+        return Status::error(path + ": '" + key + "' is stored as " + formats::formatSpecName({q->format, static_cast<int>(q->groupSize)}) +
+                             " [" + std::to_string(q->outFeatures) + ", " + std::to_string(q->inFeatures) +
+                             "], not what the IR says");
+      return q;
+    }
+  }
   const TensorRef *codes = archive->find(key), *scales = archive->find(scalesKey(key));
   if (!codes || !scales) return Status::error(path + ": no quantized parameter '" + key + "' (codes and scales)");
   formats::QuantizedLinear q;
-  formats::FormatSpec spec = formatSpecOf(format);
   q.format = spec.format;
   q.outFeatures = codesType.getDimSize(0);
   q.inFeatures = codesType.getDimSize(1);
@@ -196,7 +236,6 @@ Expected<formats::QuantizedLinear> readQuantizedParam(Operation *from, ParamAttr
                    static_cast<const uint8_t *>(codes->data) + codes->byteSize());
   q.scales.resize(scales->byteSize() / 4);
   if (!q.scales.empty()) std::memcpy(q.scales.data(), scales->data, scales->byteSize());
-  const std::string want = param.getHash().str();
   if (!isVerified(path, key, want)) {
     std::string got = hashQuantizedParam(codes->data, codes->byteSize(), q.scales.data(), q.scales.size());
     if (got != want) return hashMismatch(path, key, want, got);
@@ -349,6 +388,9 @@ Expected<WeightValue> evaluateWeight(Value weight) {
     if (source->dense.shape.size() != 2) return Status::error(r.getName().str() + ": not a 2-d weight");
     auto q = quantizeRowsInParallel(source->dense, formatSpecOf(r.getFormat()), r.getMseClip());
     if (!q) return q.status().withContext(r.getName().str());
+    // The dense source was read once for this; its mapped pages need not stay
+    // resident (inline values live on the heap instead).
+    if (source->storage.empty()) releasePages(source->dense.data, source->dense.byteSize());
     WeightValue v;
     v.name = r.getName().str();
     v.quantized = std::move(*q);

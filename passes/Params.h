@@ -36,6 +36,11 @@ std::string hashDenseParam(const TensorRef &t);
 // each preceded by its length.
 std::string hashQuantizedParam(const void *codes, size_t codeBytes, const float *scales, size_t numScales);
 
+// The hash of a linear that a compressed-tensors checkpoint stores quantized:
+// its source tensors (CompressedLayout::sourceTensors), each by name, dtype,
+// shape and bytes. `key` is the module ("model.layers.0.mlp.up_proj").
+Expected<std::string> hashCompressedParam(const Checkpoint &checkpoint, const std::string &key);
+
 // The safetensors key of a quantized parameter's scales.
 std::string scalesKey(const std::string &key);
 
@@ -43,7 +48,7 @@ std::string scalesKey(const std::string &key);
 class Archive {
 public:
   // A folder: a Hugging Face checkpoint (model.safetensors or an index and
-  // its shards); a file: one safetensors file.
+  // its shards; dense or compressed-tensors); a file: one safetensors file.
   static Expected<std::unique_ptr<Archive>> open(const std::string &path);
   ~Archive();
   const TensorRef *find(const std::string &key) const;
@@ -66,7 +71,10 @@ Expected<const Archive *> openArchive(const std::string &path);
 // A dense parameter's tensor, hash checked; `expected` (the IR type) must
 // agree in shape, and in element type for float tensors.
 Expected<TensorRef> readDenseParam(mlir::Operation *from, ParamAttr param, mlir::RankedTensorType expected);
-// A quantized parameter as a QuantizedLinear of `format` and [N, K] = `codes`'s shape.
+// A quantized parameter as a QuantizedLinear of `format` and [N, K] = `codes`'s shape:
+// codes at `key` and fp32 scales at scalesKey(key) of a safetensors archive, or
+// in a compressed-tensors checkpoint the linear `key` decoded exactly
+// (frontends/compressed_tensors/Layout.h).
 Expected<formats::QuantizedLinear> readQuantizedParam(mlir::Operation *from, ParamAttr param, FormatAttr format,
                                                       mlir::RankedTensorType codes);
 // Records that (archive path, key) has `hash` (verified by whoever computed it,

@@ -193,17 +193,42 @@ struct SelectFormatsPass : impl::QccSelectFormatsBase<SelectFormatsPass> {
       return FormatAttr::get(ctx, kind, group);
     };
 
+    // A weight stored quantized (a pre-quantized checkpoint) keeps its format:
+    // the default does not apply to it, and a rule asking for another format
+    // is an error.
+    int64_t kept = 0;
+    auto keepStored = [&](Operation *op, StringRef layer, Value weight, FormatAttr current) {
+      Type elem = cast<RankedTensorType>(weight.getType()).getElementType();
+      if (isa<FloatType>(elem) && !isa<Float8E4M3FNType>(elem)) return false;
+      ++kept;
+      for (const FormatRule &r : ruleList)
+        if (r.matches(layer)) {
+          if (r.kind != current.getKind() || (r.kind == FormatKind::w4a16 && r.groupSize != current.getGroupSize())) {
+            op->emitError() << "rule '" << r.pattern << "' asks for " << FormatAttr::get(ctx, r.kind, r.groupSize)
+                            << " but layer " << layer << " is stored quantized as " << current
+                            << " in the checkpoint (its codes are kept as they are)";
+            failedAny = true;
+          }
+          break;
+        }
+      return true;
+    };
     getOperation().walk([&](Operation *op) {
       if (auto linear = dyn_cast<LinearOp>(op)) {
+        if (keepStored(op, linear.getLayer(), linear.getWeight(), linear.getFormat())) return;
         int64_t k = cast<RankedTensorType>(linear.getWeight().getType()).getDimSize(1);
         if (FormatAttr f = choose(op, linear.getLayer(), k, /*isHead=*/false))
           linear.setFormatAttr(f);
       } else if (auto logits = dyn_cast<LogitsOp>(op)) {
+        if (keepStored(op, "lm_head", logits.getWeight(), logits.getFormat())) return;
         int64_t k = cast<RankedTensorType>(logits.getWeight().getType()).getDimSize(1);
         if (FormatAttr f = choose(op, "lm_head", k, /*isHead=*/true))
           logits.setFormatAttr(f);
       }
     });
+    if (kept)
+      getOperation().emitRemark() << kept << " linear layers are stored quantized in the checkpoint: their formats "
+                                  << "and codes are kept";
     if (failedAny) signalPassFailure();
   }
 };

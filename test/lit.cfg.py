@@ -27,6 +27,8 @@ if config.qcc_have_cuda_headers:
 if os.path.exists(config.qcc_emu_driver) and os.path.exists(os.path.join(config.qcc_tools_dir, "qcc-emu-kernels")):
     config.available_features.add("cuda-emulation")
     config.substitutions.append(("%emu_driver", config.qcc_emu_driver))
+    # Host builds of kernels, shared with the unit tests (cached by source).
+    config.substitutions.append(("%emu_kernels", os.path.join(config.qcc_obj_root, "emu-kernels")))
 
 tools = ["qcc-opt", "qcc", "qcc-translate", "qcc-run", "qcc-emu-kernels"]
 llvm_config.add_tool_substitutions(

@@ -1,13 +1,14 @@
 #!/usr/bin/env python3
 """CPU executor vs PyTorch eager (transformers) throughput, measured in one run.
 
-For each model folder and thread count: qcc-bench-cpu (C++) and the same
-workload in transformers' LlamaForCausalLM (eager PyTorch, torch.no_grad, the
+For each model folder and thread count: qcc-bench-cpu (C++, on the model
+compiled by `qcc compile --no-kernels`, weights in their own dtype: what
+`qcc run --device cpu` runs) and the same workload in transformers' LlamaForCausalLM (eager PyTorch, torch.no_grad, the
 checkpoint's dtype unless --dtype): prefill of P pseudo-random ids (tokens/s),
 then D greedy decode steps with the KV cache (tokens/s). Best of R repeats.
 Prints a Markdown table (paste it into RESULTS.md).
 
-usage: run_bench.py --bench BUILD/bin/qcc-bench-cpu MODEL_DIR... [--threads 1 2]
+usage: run_bench.py --bench BUILD/bin/qcc-bench-cpu --qcc BUILD/bin/qcc MODEL_DIR... [--threads 1 2]
                     [--prompt-len 128] [--decode 64] [--repeats 3] [--dtype f32|bf16]
        run_bench.py --make-synthetic DIR   (writes a random 26M-parameter bf16
                     Llama-3.1-shaped checkpoint: hidden 512, intermediate 1536,
@@ -56,8 +57,13 @@ def torch_run(model_dir, threads, prompt_len, decode, repeats, dtype):
             "torch": torch.__version__}
 
 
-def qcc_run(bench, model_dir, threads, prompt_len, decode, repeats, dtype):
-    cmd = [bench, model_dir, "--threads", str(threads), "--prompt-len", str(prompt_len),
+def compile_artifact(qcc, model_dir, out):
+    subprocess.run([qcc, "compile", model_dir, "--no-kernels", "-o", out, "--quiet"], check=True)
+    return out
+
+
+def qcc_run(bench, artifact, threads, prompt_len, decode, repeats, dtype):
+    cmd = [bench, artifact, "--threads", str(threads), "--prompt-len", str(prompt_len),
            "--decode", str(decode), "--repeats", str(repeats)]
     if dtype:
         cmd += ["--dtype", dtype]
@@ -96,6 +102,7 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("models", nargs="+")
     ap.add_argument("--bench", required=True)
+    ap.add_argument("--qcc", required=True)
     ap.add_argument("--threads", type=int, nargs="+", default=[1, 2])
     ap.add_argument("--prompt-len", type=int, default=128)
     ap.add_argument("--decode", type=int, default=64)
@@ -107,10 +114,13 @@ def main():
     print(f"prompt {a.prompt_len} ids, {a.decode} decode steps, best of {a.repeats}\n")
     print("| model | engine | threads | activations | prefill tok/s | decode tok/s |")
     print("|---|---|---|---|---|---|")
+    import tempfile
+    work = tempfile.mkdtemp(prefix="qcc-bench-cpu-")
     for m in a.models:
         name = os.path.basename(os.path.normpath(m))
+        artifact = compile_artifact(a.qcc, m, os.path.join(work, name + ".qcc"))
         for t in a.threads:
-            for r in (qcc_run(a.bench, m, t, a.prompt_len, a.decode, a.repeats, a.dtype),
+            for r in (qcc_run(a.bench, artifact, t, a.prompt_len, a.decode, a.repeats, a.dtype),
                       torch_run(m, t, a.prompt_len, a.decode, a.repeats, a.dtype)):
                 print(f"| {name} | {r['engine']} | {r['threads']} | {r['act_dtype']} | "
                       f"{r['prefill_tok_s']:.1f} | {r['decode_tok_s']:.1f} |", flush=True)

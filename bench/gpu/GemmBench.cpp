@@ -1,175 +1,52 @@
-// qcc-gpu-bench: times qcc's GEMM kernels (M = 1, 16, 128, 2048 on the
-// Llama-3.1-8B linear shapes) and one decode step, against cuBLAS bf16 and
-// against a roofline measured first on the same GPU:
-//   bandwidth: a 16-byte copy kernel over 2 x 1 GiB
-//   tensor throughput: a register-only loop of mma.sync (bf16, s8, e4m3), i.e.
-//   the instruction these kernels use (on Hopper wgmma peaks higher).
-// Prints a Markdown table; `--out FILE` also writes it there.
-// Weights are filled with a constant byte (speed does not depend on values),
-// and rotated over several copies so that they cannot live in L2.
+// qcc-gpu-bench [--out FILE] [--quick] [--sections roofline,gemm,decode,nvrtc]
+// What qcc's kernels achieve on this GPU, as Markdown tables (stdout, and FILE):
+//   * the measured roofline: copy bandwidth and the tensor-core peaks of the
+//     instructions qcc's GEMMs use (BenchDevice.h);
+//   * every GEMM format at M = 1, 16, 128, 2048 on the Llama-3.1-8B linear
+//     shapes against that roofline and against cuBLAS (bf16) and cuBLASLt
+//     (bf16, e4m3 where the GPU has fp8, s8), same shapes and rotation;
+//   * the decode step of an 8B-shaped model (2 layers, synthetic weights) per
+//     format against its weight-bytes roofline (DecodeStep.h);
+//   * NVRTC compiling every kernel of the 8B model per format, from an empty
+//     kernel cache (cold) and again from it (warm);
+//   * the issue-15 targets, met or not, from the numbers above.
+// Weights are filled with a constant byte (speed does not depend on values)
+// and rotated over copies that together exceed the L2 cache.
+// On the emulated driver (QCC_EMU_KERNELS set: a rehearsal without a GPU)
+// every size is scaled down, cuBLAS is absent and every time is the host's.
+#include "BenchDevice.h"
+#include "Cublas.h"
+#include "DecodeStep.h"
+#include "LlamaKernelSet.h"
+
 #include "codegen/cuda/Compile.h"
-#include "codegen/cuda/Kernels.h"
-#include "runtime/cuda/CudaDevice.h"
 
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <cstring>
-#include <dlfcn.h>
 #include <fstream>
+#include <functional>
 #include <map>
 #include <sstream>
 #include <string>
+#include <thread>
+#include <unistd.h>
 #include <vector>
 
 using namespace qcc;
-using namespace qcc::cuda;
+using namespace qcc::bench;
+using cuda::GemmFormat;
 
 namespace {
 
-#define CHECK_OR_DIE(expr)                                                                                   \
-  do {                                                                                                       \
-    ::qcc::Status s_ = (expr);                                                                               \
-    if (!s_.isOk()) {                                                                                        \
-      std::fprintf(stderr, "qcc-gpu-bench: %s\n", s_.message().c_str());                                    \
-      std::exit(1);                                                                                          \
-    }                                                                                                        \
-  } while (0)
-
-template <typename T> T orDie(Expected<T> e) {
-  if (!e) {
-    std::fprintf(stderr, "qcc-gpu-bench: %s\n", e.message().c_str());
-    std::exit(1);
-  }
-  return std::move(*e);
-}
-
-struct Bench {
-  std::unique_ptr<CudaDevice> dev;
-  GpuTarget target{};
-  std::vector<std::unique_ptr<CudaModule>> modules;
-  int l2Bytes = 0;
-};
-
-CUfunction load(Bench &b, const std::string &name, const std::string &source) {
-  GeneratedKernel g{name, source, 0};
-  CompiledKernel k = orDie(compileKernel(g, b.target));
-  b.modules.push_back(std::make_unique<CudaModule>(orDie(b.dev->loadModule(k.cubin.data(), name))));
-  return orDie(b.dev->function(*b.modules.back(), name));
-}
-
-CUfunction load(Bench &b, const KernelSpec &spec) {
-  GeneratedKernel g = orDie(generateKernel(spec, b.target));
-  return load(b, g.name, g.source);
-}
-
-// --- roofline kernels -------------------------------------------------------
-
-const char *kCopySource = R"(
-extern "C" __global__ void bench_copy(const uint4 *src, uint4 *dst, long long n) {
-  for (long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x; i < n; i += (long long)gridDim.x * blockDim.x)
-    dst[i] = src[i];
-}
-)";
-
-// 8 independent accumulators per thread; `iters` rounds; result stored so the
-// compiler keeps the math.
-std::string mmaPeakSource(const std::string &name, const std::string &instr, bool intAcc) {
-  const char *t = intAcc ? "int" : "float";
-  const char *c = intAcc ? "r" : "f";
-  std::ostringstream s;
-  s << "extern \"C\" __global__ void " << name << "(" << t << " *out, int iters) {\n"
-    << "  " << t << " acc[8][4] = {};\n"
-    << "  unsigned a0 = threadIdx.x, a1 = a0 * 3u, a2 = a0 * 5u, a3 = a0 * 7u, b0 = a0 ^ 0x1234u, b1 = a0 ^ 0x4321u;\n"
-    << "  for (int it = 0; it < iters; ++it) {\n"
-    << "#pragma unroll\n"
-    << "    for (int j = 0; j < 8; ++j)\n"
-    << "      asm volatile(\"" << instr << " {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, {%0,%1,%2,%3};\"\n"
-    << "          : \"+" << c << "\"(acc[j][0]), \"+" << c << "\"(acc[j][1]), \"+" << c << "\"(acc[j][2]), \"+" << c
-    << "\"(acc[j][3])\n"
-    << "          : \"r\"(a0), \"r\"(a1), \"r\"(a2), \"r\"(a3), \"r\"(b0), \"r\"(b1));\n"
-    << "  }\n"
-    << "  " << t << " s = 0;\n"
-    << "  for (int j = 0; j < 8; ++j) s += acc[j][0] + acc[j][1] + acc[j][2] + acc[j][3];\n"
-    << "  out[blockIdx.x * blockDim.x + threadIdx.x] = s;\n}\n";
-  return s.str();
-}
-
-double measureBandwidth(Bench &b) {
-  const size_t bytes = size_t(1) << 30;
-  DeviceBuffer src = orDie(b.dev->alloc(bytes)), dst = orDie(b.dev->alloc(bytes));
-  CHECK_OR_DIE(b.dev->fill(src, 1));
-  CUfunction f = load(b, "bench_copy", kCopySource);
-  CUdeviceptr ps = src.ptr(), pd = dst.ptr();
-  long long n = (long long)(bytes / 16);
-  void *args[] = {&ps, &pd, &n};
-  const unsigned grid[3] = {unsigned(b.dev->smCount() * 8), 1, 1};
-  auto body = [&] { return b.dev->launch(f, grid, 256, 0, args); };
-  CHECK_OR_DIE(body());
-  float ms = orDie(b.dev->timeMs(10, body));
-  return 2.0 * double(bytes) / (ms * 1e-3) / 1e9; // GB/s, read + write
-}
-
-// Tensor throughput in TFLOP/s (or TOP/s) of one mma.sync shape.
-double measureMmaPeak(Bench &b, const std::string &name, const std::string &instr, bool intAcc, double opsPerMma) {
-  CUfunction f = load(b, name, mmaPeakSource(name, instr, intAcc));
-  const unsigned blocks = unsigned(b.dev->smCount() * 4), threads = 256;
-  DeviceBuffer out = orDie(b.dev->alloc(size_t(blocks) * threads * 4));
-  CUdeviceptr po = out.ptr();
-  int iters = 4096;
-  void *args[] = {&po, &iters};
-  const unsigned grid[3] = {blocks, 1, 1};
-  auto body = [&] { return b.dev->launch(f, grid, threads, 0, args); };
-  CHECK_OR_DIE(body());
-  float ms = orDie(b.dev->timeMs(5, body));
-  const double mmas = double(blocks) * (threads / 32) * iters * 8;
-  return mmas * opsPerMma / (ms * 1e-3) / 1e12;
-}
-
-// --- cuBLAS (dlopen'ed) -----------------------------------------------------
-
-struct Cublas {
-  void *h = nullptr, *handle = nullptr;
-  int (*create)(void **) = nullptr;
-  int (*gemmEx)(void *, int, int, int, int, int, const void *, const void *, int, int, const void *, int, int,
-                const void *, void *, int, int, int, int) = nullptr;
-  bool ok() const { return handle != nullptr; }
-};
-
-Cublas openCublas(std::string *why) {
-  Cublas c;
-  for (const char *lib : {"libcublas.so.13", "libcublas.so.12", "libcublas.so"})
-    if ((c.h = dlopen(lib, RTLD_NOW | RTLD_LOCAL))) break;
-  if (!c.h) {
-    *why = "libcublas could not be loaded";
-    return c;
-  }
-  c.create = reinterpret_cast<int (*)(void **)>(dlsym(c.h, "cublasCreate_v2"));
-  c.gemmEx = reinterpret_cast<decltype(c.gemmEx)>(dlsym(c.h, "cublasGemmEx"));
-  if (!c.create || !c.gemmEx || c.create(&c.handle) != 0) {
-    *why = "cublasCreate failed";
-    c.handle = nullptr;
-  }
-  return c;
-}
-
-// out[M][N] (row-major) = A[M][K] . W[N][K]^T, bf16 in, bf16 out, f32 compute.
-Status cublasGemm(const Cublas &c, CUdeviceptr A, CUdeviceptr W, CUdeviceptr out, int M, int N, int K) {
-  const float alpha = 1.f, beta = 0.f;
-  const int kBf16 = 14, kCompute32F = 68, kOpN = 0, kOpT = 1, kDefaultAlgo = -1;
-  int r = c.gemmEx(c.handle, kOpT, kOpN, N, M, K, &alpha, reinterpret_cast<void *>(W), kBf16, K,
-                   reinterpret_cast<void *>(A), kBf16, K, &beta, reinterpret_cast<void *>(out), kBf16, N,
-                   kCompute32F, kDefaultAlgo);
-  return r == 0 ? Status::ok() : Status::error("cublasGemmEx failed with status " + std::to_string(r));
-}
-
-// --- GEMM timing --------------------------------------------------------------
+const char *kTool = "qcc-gpu-bench";
 
 struct Shape {
   const char *name;
   int64_t n, k;
 };
-const Shape kShapes[] = {{"qkv", 6144, 4096}, {"o", 4096, 4096}, {"gate_up", 28672, 4096}, {"down", 4096, 14336}};
 
 size_t weightBytes(GemmFormat f, int64_t n, int64_t k) {
   switch (f) {
@@ -178,328 +55,273 @@ size_t weightBytes(GemmFormat f, int64_t n, int64_t k) {
   default: return size_t(n * k);
   }
 }
-size_t activationBytes(GemmFormat f, int64_t m, int64_t k) {
-  return size_t(m * k) * (f == GemmFormat::INT8 || f == GemmFormat::FP8 ? 1 : 2);
-}
 size_t scaleBytes(GemmFormat f, int64_t n, int64_t k) {
   return f == GemmFormat::W4A16 ? size_t(k / 128 * ((n + 7) / 8 * 8) * 4) : size_t(n * 4);
 }
-
-// Time `body(copy)` rotating over `copies` weight buffers.
-template <typename F> double timeRotating(Bench &b, int copies, F body) {
-  for (int i = 0; i < copies; ++i) CHECK_OR_DIE(body(i)); // warm up + JIT
-  CHECK_OR_DIE(b.dev->synchronize());
-  int iters = 0;
-  auto run = [&] { return body(iters++ % copies); };
-  float ms = orDie(b.dev->timeMs(3, run));
-  const int n = std::clamp(int(50.0 / std::max(ms, 1e-3f)), 5, 200);
-  return double(orDie(b.dev->timeMs(n, run)));
+size_t activationBytes(GemmFormat f, int64_t m, int64_t k) {
+  return size_t(m * k) * (f == GemmFormat::INT8 || f == GemmFormat::FP8 ? 1 : 2);
 }
 
+// Copies of `bytes` that together exceed twice the L2 (at most 8).
+int rotationCopies(const BenchDevice &b, size_t bytes) {
+  return int(std::clamp<size_t>(size_t(2 * int64_t(b.l2Bytes)) / std::max<size_t>(bytes, 1) + 1, 1, 8));
+}
 
-// One decode step (M = 1) of Llama-3.1-8B in `mf` at position `pos`: per
-// layer rmsnorm(+quant) -> qkv -> rope -> kv store -> attention -> o (+res) ->
-// rmsnorm(+quant) -> gate_up -> swiglu(+quant) -> down (+res), 32 layers with
-// their own weights, then the final norm and the bf16 lm_head. Returns ms per
-// step and the bytes a step must read at least (weights + KV cache).
-struct DecodeResult {
-  double ms = 0, bytes = 0;
+std::string fmt(const char *f, double v) {
+  char buf[64];
+  std::snprintf(buf, sizeof buf, f, v);
+  return buf;
+}
+
+// The cuBLASLt input type that matches a qcc format's math.
+Cublas::Lt ltFor(GemmFormat f) {
+  return f == GemmFormat::FP8 ? Cublas::Lt::E4m3 : f == GemmFormat::INT8 ? Cublas::Lt::S8 : Cublas::Lt::Bf16;
+}
+
+struct GemmRow {
+  GemmFormat format;
+  Shape shape;
+  int64_t m;
+  double qccUs, roofUs, cublasUs, ltBf16Us, lt8Us; // < 0: not measured
 };
-DecodeResult timeDecodeStep(Bench &b, ModelFormat mf, int pos) {
-  ModelConfig c;
-  c.hiddenSize = 4096;
-  c.intermediateSize = 14336;
-  c.numLayers = 32;
-  c.numHeads = 32;
-  c.numKvHeads = 8;
-  c.headDim = 128;
-  c.vocabSize = 128256;
-  c.ropeTheta = 500000.0;
-  c.ropeScaling.enabled = true;
-  const int64_t H = 4096, I = 14336, QKV = 6144, S = 4096, V = 128256, L = 32;
-  GemmFormat gf = GemmFormat::BF16;
-  QuantOut q = QuantOut::None;
-  if (mf == ModelFormat::INT8) { gf = GemmFormat::INT8; q = QuantOut::Int8; }
-  if (mf == ModelFormat::W4A16) gf = GemmFormat::W4A16;
-  if (mf == ModelFormat::FP8) {
-    gf = b.target.hasFp8Mma ? GemmFormat::FP8 : GemmFormat::FP8WeightOnly;
-    q = b.target.hasFp8Mma ? QuantOut::Fp8 : QuantOut::None;
-  }
-  auto gemmSpec = [&](GemmFormat f, int64_t n, int64_t k, bool res) {
-    KernelSpec s;
-    s.kind = KernelKind::Gemm;
-    s.format = f;
-    s.n = n;
-    s.k = k;
-    s.residual = res;
-    s.tile = chooseGemmTile(b.target, f, 1, n, k);
-    return s;
-  };
-  const KernelSpec sQkv = gemmSpec(gf, QKV, H, false), sO = gemmSpec(gf, H, H, true),
-                   sGu = gemmSpec(gf, 2 * I, H, false), sDown = gemmSpec(gf, H, I, true),
-                   sHead = gemmSpec(GemmFormat::BF16, V, H, false);
-  KernelSpec sNorm;
-  sNorm.kind = KernelKind::RmsNorm;
-  sNorm.width = H;
-  sNorm.quant = q;
-  KernelSpec sFinal = sNorm;
-  sFinal.quant = QuantOut::None;
-  KernelSpec sSw;
-  sSw.kind = KernelKind::SwiGlu;
-  sSw.width = I;
-  sSw.ld = 2 * I;
-  sSw.quant = q;
-  KernelSpec sRope;
-  sRope.kind = KernelKind::Rope;
-  sRope.heads = 32;
-  sRope.kvHeads = 8;
-  sRope.headDim = 128;
-  sRope.invFreq = llamaInvFreq(c);
-  sRope.ld = QKV;
-  KernelSpec sKv;
-  sKv.kind = KernelKind::KvStore;
-  sKv.kvHeads = 8;
-  sKv.headDim = 128;
-  sKv.maxSeq = S;
-  sKv.ld = QKV;
-  KernelSpec sAt = sKv;
-  sAt.kind = KernelKind::Attention;
-  sAt.heads = 32;
-  KernelSpec sQuant;
-  sQuant.kind = KernelKind::Quantize;
-  sQuant.width = H;
-  sQuant.quant = q == QuantOut::None ? QuantOut::Int8 : q;
-  CUfunction fQuant = load(b, sQuant);
-  CUfunction fQkv = load(b, sQkv), fO = load(b, sO), fGu = load(b, sGu), fDown = load(b, sDown),
-             fHead = load(b, sHead), fNorm = load(b, sNorm), fFinal = load(b, sFinal), fSw = load(b, sSw),
-             fRope = load(b, sRope), fKv = load(b, sKv), fAt = load(b, sAt);
 
-  auto filled = [&](size_t bytes, uint8_t v) {
-    DeviceBuffer d = orDie(b.dev->alloc(bytes));
-    CHECK_OR_DIE(b.dev->fill(d, v));
-    return d;
+std::vector<GemmRow> benchGemms(BenchDevice &b, const Roofline &roof, Cublas *cublas, const std::vector<Shape> &shapes,
+                                const std::vector<int64_t> &ms, std::ostream &log) {
+  std::vector<GemmFormat> formats = {GemmFormat::BF16, GemmFormat::INT8, GemmFormat::W4A16};
+  formats.insert(formats.begin() + 1, b.target.hasFp8Mma ? GemmFormat::FP8 : GemmFormat::FP8WeightOnly);
+  std::map<std::string, double> baseline; // cuBLAS times per (kind, shape, M), shared by the formats
+  std::vector<GemmRow> rows;
+  auto specOf = [&](GemmFormat f, const Shape &sh, int64_t M) {
+    cuda::KernelSpec spec;
+    spec.kind = cuda::KernelKind::Gemm;
+    spec.format = f;
+    spec.n = sh.n;
+    spec.k = sh.k;
+    spec.tile = cuda::chooseGemmTile(b.target, f, M, sh.n, sh.k);
+    return spec;
   };
-  struct Layer {
-    DeviceBuffer wqkv, wo, wgu, wdown, sqkv, so, sgu, sdown, n1, n2, kc, vc;
-  };
-  std::vector<Layer> layers(static_cast<size_t>(L));
-  double bytes = 0;
-  for (Layer &l : layers) {
-    l.wqkv = filled(weightBytes(gf, QKV, H), 0x11);
-    l.wo = filled(weightBytes(gf, H, H), 0x11);
-    l.wgu = filled(weightBytes(gf, 2 * I, H), 0x11);
-    l.wdown = filled(weightBytes(gf, H, I), 0x11);
-    l.sqkv = filled(scaleBytes(gf, QKV, H), 0x3c);
-    l.so = filled(scaleBytes(gf, H, H), 0x3c);
-    l.sgu = filled(scaleBytes(gf, 2 * I, H), 0x3c);
-    l.sdown = filled(scaleBytes(gf, H, I), 0x3c);
-    l.n1 = filled(size_t(H) * 2, 0x3f);
-    l.n2 = filled(size_t(H) * 2, 0x3f);
-    l.kc = filled(size_t(8 * S * 128) * 2, 0x11);
-    l.vc = filled(size_t(8 * S * 128) * 2, 0x11);
-    bytes += double(weightBytes(gf, QKV, H) + weightBytes(gf, H, H) + weightBytes(gf, 2 * I, H) +
-                    weightBytes(gf, H, I)) + 2.0 * 8 * (pos + 1) * 128 * 2;
-  }
-  DeviceBuffer head = filled(size_t(V * H) * 2, 0x11), finalNorm = filled(size_t(H) * 2, 0x3f);
-  bytes += double(V * H) * 2;
-  DeviceBuffer x = filled(size_t(H) * 2, 0x3c), xq = filled(size_t(I) * 2, 0), scale = filled(4, 0x3c);
-  DeviceBuffer qkv = filled(size_t(QKV) * 2, 0), att = filled(size_t(H) * 2, 0), gu = filled(size_t(2 * I) * 2, 0);
-  DeviceBuffer logits = filled(size_t(V) * 2, 0), posBuf = filled(4, 0), tok = filled(4, 0x3c);
-  CHECK_OR_DIE(b.dev->upload(posBuf, &pos, 4));
-  int one = 1;
-  float eps = 1e-5f;
-  CUdeviceptr px = x.ptr(), pxq = xq.ptr(), ps = scale.ptr(), pqkv = qkv.ptr(), patt = att.ptr(), pgu = gu.ptr();
-  CUdeviceptr pk = qkv.ptr() + 4096 * 2, pv = qkv.ptr() + 5120 * 2, pup = gu.ptr() + size_t(I) * 2;
-  CUdeviceptr ppos = posBuf.ptr(), plog = logits.ptr(), zero = 0;
-  // Quantised formats feed the GEMMs codes + the per-token scale; others bf16.
-  CUdeviceptr ptok = q == QuantOut::None ? tok.ptr() : scale.ptr();
-  auto launch = [&](CUfunction f, const KernelSpec &s, std::vector<void *> args) {
-    const LaunchDims d = launchDims(s, 1, 0);
-    return b.dev->launch(f, d.grid, d.block, 0, args.data());
-  };
-  auto step = [&]() -> Status {
-    for (Layer &l : layers) {
-      CUdeviceptr n1 = l.n1.ptr(), n2 = l.n2.ptr(), kc = l.kc.ptr(), vc = l.vc.ptr();
-      CUdeviceptr wqkv = l.wqkv.ptr(), wo = l.wo.ptr(), wgu = l.wgu.ptr(), wdown = l.wdown.ptr();
-      CUdeviceptr sqkv = l.sqkv.ptr(), so = l.so.ptr(), sgu = l.sgu.ptr(), sdown = l.sdown.ptr();
-      CUdeviceptr normIn = pxq; // normalised activations (codes or bf16)
-      QCC_RETURN_IF_ERROR(launch(fNorm, sNorm, {&px, &n1, &eps, &normIn, &ps}));
-      QCC_RETURN_IF_ERROR(launch(fQkv, sQkv, {&normIn, &wqkv, &ptok, &sqkv, &zero, &pqkv, &one}));
-      QCC_RETURN_IF_ERROR(launch(fRope, sRope, {&pqkv, &pk, &ppos}));
-      QCC_RETURN_IF_ERROR(launch(fKv, sKv, {&pk, &pv, &ppos, &kc, &vc}));
-      QCC_RETURN_IF_ERROR(launch(fAt, sAt, {&pqkv, &kc, &vc, &ppos, &patt}));
-      if (q != QuantOut::None) { // the attention output becomes o_proj's codes + token scale
-        QCC_RETURN_IF_ERROR(launch(fQuant, sQuant, {&patt, &pxq, &ps}));
-        QCC_RETURN_IF_ERROR(launch(fO, sO, {&pxq, &wo, &ptok, &so, &px, &px, &one}));
-      } else {
-        QCC_RETURN_IF_ERROR(launch(fO, sO, {&patt, &wo, &ptok, &so, &px, &px, &one}));
+  std::vector<cuda::KernelSpec> all;
+  for (GemmFormat f : formats)
+    for (const Shape &sh : shapes)
+      for (int64_t M : ms) all.push_back(specOf(f, sh, M));
+  b.prebuild(all);
+  for (GemmFormat f : formats)
+    for (const Shape &sh : shapes) {
+      const size_t wBytes = weightBytes(f, sh.n, sh.k);
+      const int copies = rotationCopies(b, wBytes);
+      std::vector<cuda::DeviceBuffer> w;
+      for (int c = 0; c < copies; ++c) w.push_back(b.filled(wBytes, 0x11));
+      cuda::DeviceBuffer scales = b.filled(scaleBytes(f, sh.n, sh.k), 0x3c);
+      for (int64_t M : ms) {
+        const cuda::KernelSpec spec = specOf(f, sh, M);
+        CUfunction fn = b.load(spec);
+        cuda::DeviceBuffer a = b.filled(activationBytes(f, M, sh.k), 0x11), tok = b.filled(size_t(M) * 4, 0x3c),
+                           out = b.filled(size_t(M * sh.n) * 4, 0); // 4 bytes: cuBLASLt s8 writes int32
+        CUdeviceptr pa = a.ptr(), pt = tok.ptr(), pc = scales.ptr(), pr = 0, po = out.ptr(), pw = 0;
+        int m32 = int(M);
+        void *args[] = {&pa, &pw, &pt, &pc, &pr, &po, &m32};
+        const cuda::LaunchDims d = cuda::launchDims(spec, M);
+        int rot = 0;
+        GemmRow row{f, sh, M, 0, 0, -1, -1, -1};
+        row.qccUs = 1e3 * b.timeMs([&] {
+          pw = w[size_t(rot++ % copies)].ptr();
+          return b.dev->launch(fn, d.grid, d.block, 0, args);
+        });
+        const double flops = 2.0 * double(M) * double(sh.n) * double(sh.k);
+        const double bytes = double(wBytes + scaleBytes(f, sh.n, sh.k) + activationBytes(f, M, sh.k) + size_t(M * sh.n) * 2);
+        row.roofUs = 1e6 * std::max(bytes / (roof.copyGBs * 1e9), flops / (roof.peakFor(f) * 1e12));
+        if (cublas) {
+          // The same shape in the library, weights rotated the same way.
+          auto timeLib = [&](const std::string &kind, size_t elemBytes, const std::function<Status(CUdeviceptr, CUdeviceptr)> &call) {
+            double &us = baseline[kind + "/" + sh.name + "/" + std::to_string(M)];
+            if (us != 0) return us;
+            const size_t libBytes = size_t(sh.n * sh.k) * elemBytes;
+            const int libCopies = rotationCopies(b, libBytes);
+            std::vector<cuda::DeviceBuffer> lw;
+            for (int c = 0; c < libCopies; ++c) lw.push_back(b.filled(libBytes, 0x11));
+            cuda::DeviceBuffer la = b.filled(size_t(M * sh.k) * elemBytes, 0x11);
+            int lrot = 0;
+            Status first = call(la.ptr(), lw[0].ptr());
+            if (!first) {
+              log << "- " << kind << " " << sh.name << " M=" << M << ": " << first.message() << "\n";
+              return us = -1;
+            }
+            return us = 1e3 * b.timeMs([&] { return call(la.ptr(), lw[size_t(lrot++ % libCopies)].ptr()); });
+          };
+          row.cublasUs = timeLib("cublas-bf16", 2, [&](CUdeviceptr A, CUdeviceptr W) {
+            return cublas->gemmBf16(A, W, po, int(M), int(sh.n), int(sh.k));
+          });
+          row.ltBf16Us = timeLib("cublaslt-bf16", 2, [&](CUdeviceptr A, CUdeviceptr W) {
+            return cublas->lt(Cublas::Lt::Bf16, A, W, po, int(M), int(sh.n), int(sh.k));
+          });
+          const Cublas::Lt lt8 = ltFor(f);
+          if (lt8 != Cublas::Lt::Bf16)
+            row.lt8Us = timeLib(std::string("cublaslt-") + ltName(lt8), 1, [&](CUdeviceptr A, CUdeviceptr W) {
+              return cublas->lt(lt8, A, W, po, int(M), int(sh.n), int(sh.k));
+            });
+        }
+        rows.push_back(row);
+        std::printf("gemm %s %s M=%lld: %.1f us\n", cuda::gemmFormatName(f), sh.name, (long long)M, row.qccUs);
+        std::fflush(stdout);
       }
-      QCC_RETURN_IF_ERROR(launch(fNorm, sNorm, {&px, &n2, &eps, &normIn, &ps}));
-      QCC_RETURN_IF_ERROR(launch(fGu, sGu, {&normIn, &wgu, &ptok, &sgu, &zero, &pgu, &one}));
-      QCC_RETURN_IF_ERROR(launch(fSw, sSw, {&pgu, &pup, &pxq, &ps}));
-      QCC_RETURN_IF_ERROR(launch(fDown, sDown, {&pxq, &wdown, &ptok, &sdown, &px, &px, &one}));
     }
-    CUdeviceptr fn = finalNorm.ptr(), ph = head.ptr();
-    QCC_RETURN_IF_ERROR(launch(fFinal, sFinal, {&px, &fn, &eps, &pxq, &ps}));
-    return launch(fHead, sHead, {&pxq, &ph, &ptok, &zero, &zero, &plog, &one});
-  };
-  CHECK_OR_DIE(step());
-  CHECK_OR_DIE(b.dev->synchronize());
-  DecodeResult r;
-  r.ms = double(orDie(b.dev->timeMs(5, step)));
-  r.bytes = bytes;
-  return r;
+  return rows;
 }
+
+std::string us(double v) { return v < 0 ? "-" : fmt(v < 100 ? "%.1f" : "%.0f", v); }
+std::string ratio(double lib, double qcc) { return lib <= 0 || qcc <= 0 ? "-" : fmt("%.2fx", lib / qcc); }
 
 } // namespace
 
 int main(int argc, char **argv) {
-  std::string outPath;
+  std::string outPath, sections = "roofline,gemm,decode,nvrtc";
   bool quick = false;
   for (int i = 1; i < argc; ++i) {
-    if (std::string(argv[i]) == "--out" && i + 1 < argc) outPath = argv[++i];
-    else if (std::string(argv[i]) == "--quick") quick = true;
-    else {
-      std::fprintf(stderr, "usage: qcc-gpu-bench [--out FILE] [--quick]\n");
-      return 2;
-    }
+    const std::string a = argv[i];
+    if (a == "--out" && i + 1 < argc) outPath = argv[++i];
+    else if (a == "--sections" && i + 1 < argc) sections = argv[++i];
+    else if (a == "--quick") quick = true;
+    else die(kTool, "unexpected argument '" + a + "' (usage: qcc-gpu-bench [--out FILE] [--quick] [--sections ...])");
   }
-  Bench b;
-  b.dev = orDie(CudaDevice::open(0));
-  if (const GpuTarget *t = targetForComputeCapability(b.dev->ccMajor(), b.dev->ccMinor())) {
-    b.target = *t;
-  } else {
-    std::fprintf(stderr, "qcc-gpu-bench: %s (%s) is not a qcc target; using the sm_90a table row\n",
-                 b.dev->name().c_str(), b.dev->archName().c_str());
-    b.target = allTargets().back();
-  }
-  b.target.smCount = b.dev->smCount();
-  b.l2Bytes = orDie(b.dev->attribute(kAttrL2CacheSize));
+  auto wants = [&](const char *s) { return ("," + sections + ",").find("," + std::string(s) + ",") != std::string::npos; };
+  BenchDevice b = BenchDevice::open(kTool);
+  std::ostringstream md, notes;
+  md << "# qcc on " << b.dev->name() << "\n\n" << b.describe() << "\n\n";
 
-  std::ostringstream md;
-  md << "# qcc GEMM benchmark on " << b.dev->name() << " (" << b.dev->archName() << ", " << b.dev->smCount()
-     << " SMs)\n\n";
-  const double bw = measureBandwidth(b);
-  const double bf16Peak = measureMmaPeak(b, "peak_bf16", "mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32",
-                                         false, 2.0 * 16 * 8 * 16);
-  const double s8Peak =
-      measureMmaPeak(b, "peak_s8", "mma.sync.aligned.m16n8k32.row.col.s32.s8.s8.s32", true, 2.0 * 16 * 8 * 32);
-  double fp8Peak = 0;
-  if (b.target.hasFp8Mma)
-    fp8Peak = measureMmaPeak(b, "peak_e4m3", "mma.sync.aligned.m16n8k32.row.col.f32.e4m3.e4m3.f32", false,
-                             2.0 * 16 * 8 * 32);
-  md << "Measured roofline: copy bandwidth " << std::lround(bw) << " GB/s; mma.sync peak bf16 " << bf16Peak
-     << " TFLOP/s, s8 " << s8Peak << " TOP/s";
-  if (fp8Peak > 0) md << ", e4m3 " << fp8Peak << " TFLOP/s";
-  md << ".\n\n";
+  // The roofline is needed by the GEMM table and the decode step.
+  const Roofline roof = measureRoofline(b);
+  md << "## Measured roofline\n\n" << roof.describe() << ".\n\n";
+  std::printf("%s\n", roof.describe().c_str());
 
-  std::string whyNoCublas;
-  Cublas cublas = openCublas(&whyNoCublas);
-  if (!cublas.ok()) md << "cuBLAS unavailable: " << whyNoCublas << ".\n\n";
-
-  md << "| format | shape (N x K) | M | qcc us | roofline us | % of roofline | cuBLAS bf16 us | speedup vs cuBLAS |\n";
-  md << "|---|---|---|---|---|---|---|---|\n";
-  std::vector<GemmFormat> formats = {GemmFormat::BF16, GemmFormat::INT8, GemmFormat::W4A16};
-  if (b.target.hasFp8Mma) formats.insert(formats.begin() + 1, GemmFormat::FP8);
-  else formats.push_back(GemmFormat::FP8WeightOnly);
+  // Sizes: the Llama-3.1-8B linears; scaled down 16x on the emulated driver.
+  const int64_t div = b.emulated ? 16 : 1;
+  const std::vector<Shape> shapes = {{"qkv", 6144 / div, 4096 / div},
+                                     {"o", 4096 / div, 4096 / div},
+                                     {"gate_up", 28672 / div, 4096 / div},
+                                     {"down", 4096 / div, 14336 / div}};
   std::vector<int64_t> ms = quick ? std::vector<int64_t>{1, 128} : std::vector<int64_t>{1, 16, 128, 2048};
-  double decodeQcc[5] = {0, 0, 0, 0, 0}; // per format index, sum over shapes at M = 1
-  double decodeCublas = 0;
-  std::map<std::string, double> cublasCache; // cuBLAS bf16 us per (shape, M)
-  for (size_t fi = 0; fi < formats.size(); ++fi) {
-    const GemmFormat f = formats[fi];
-    for (const Shape &sh : kShapes) {
-      const size_t wBytes = weightBytes(f, sh.n, sh.k);
-      const int copies = int(std::clamp<size_t>(size_t(2 * int64_t(b.l2Bytes)) / wBytes + 1, 1, 8));
-      std::vector<DeviceBuffer> w;
-      for (int c = 0; c < copies; ++c) {
-        w.push_back(orDie(b.dev->alloc(wBytes)));
-        CHECK_OR_DIE(b.dev->fill(w.back(), 0x11));
-      }
-      DeviceBuffer scales = orDie(b.dev->alloc(scaleBytes(f, sh.n, sh.k)));
-      CHECK_OR_DIE(b.dev->fill(scales, 0x3c));
-      for (int64_t M : ms) {
-        KernelSpec spec;
-        spec.kind = KernelKind::Gemm;
-        spec.format = f;
-        spec.n = sh.n;
-        spec.k = sh.k;
-        spec.tile = chooseGemmTile(b.target, f, M, sh.n, sh.k);
-        CUfunction fn = load(b, spec);
-        DeviceBuffer a = orDie(b.dev->alloc(activationBytes(f, M, sh.k)));
-        CHECK_OR_DIE(b.dev->fill(a, 0x11));
-        DeviceBuffer tok = orDie(b.dev->alloc(size_t(M) * 4));
-        CHECK_OR_DIE(b.dev->fill(tok, 0x3c));
-        DeviceBuffer out = orDie(b.dev->alloc(size_t(M * sh.n) * 2));
-        CUdeviceptr pa = a.ptr(), pt = tok.ptr(), pc = scales.ptr(), pr = 0, po = out.ptr(), pw = 0;
-        int m32 = int(M);
-        void *args[] = {&pa, &pw, &pt, &pc, &pr, &po, &m32};
-        const LaunchDims d = launchDims(spec, M);
-        const double us = 1e3 * timeRotating(b, copies, [&](int c) {
-          pw = w[size_t(c)].ptr();
-          return b.dev->launch(fn, d.grid, d.block, 0, args);
-        });
-        const double flops = 2.0 * double(M) * double(sh.n) * double(sh.k);
-        const double bytes = double(wBytes + activationBytes(f, M, sh.k) + size_t(M * sh.n) * 2);
-        const double peak = f == GemmFormat::INT8 ? s8Peak : f == GemmFormat::FP8 ? fp8Peak : bf16Peak;
-        const double roofUs = 1e6 * std::max(bytes / (bw * 1e9), flops / (peak * 1e12));
-        double &cublasUs = cublasCache[std::string(sh.name) + "/" + std::to_string(M)]; // same for every format
-        if (cublas.ok() && cublasUs == 0) {
-          // cuBLAS bf16 on the same shape (bf16 weights, rotated the same way).
-          const size_t bfBytes = size_t(sh.n * sh.k * 2);
-          const int bc = int(std::clamp<size_t>(size_t(2 * int64_t(b.l2Bytes)) / bfBytes + 1, 1, 8));
-          std::vector<DeviceBuffer> wb;
-          for (int c = 0; c < bc; ++c) {
-            wb.push_back(orDie(b.dev->alloc(bfBytes)));
-            CHECK_OR_DIE(b.dev->fill(wb.back(), 0x11));
-          }
-          DeviceBuffer ab = orDie(b.dev->alloc(size_t(M * sh.k) * 2));
-          CHECK_OR_DIE(b.dev->fill(ab, 0x11));
-          cublasUs = 1e3 * timeRotating(b, bc, [&](int c) {
-            return cublasGemm(cublas, ab.ptr(), wb[size_t(c)].ptr(), out.ptr(), int(M), int(sh.n), int(sh.k));
-          });
-        }
-        if (M == 1) {
-          decodeQcc[fi] += us;
-          if (fi == 0) decodeCublas += cublasUs;
-        }
-        char line[512];
-        std::snprintf(line, sizeof line, "| %s | %s %lldx%lld | %lld | %.1f | %.1f | %.0f%% | %s | %s |\n",
-                      gemmFormatName(f), sh.name, (long long)sh.n, (long long)sh.k, (long long)M, us, roofUs,
-                      100.0 * roofUs / us, cublas.ok() ? std::to_string(int(std::lround(cublasUs))).c_str() : "-",
-                      cublas.ok() ? (std::to_string(cublasUs / us).substr(0, 4) + "x").c_str() : "-");
-        md << line;
-        std::fputs(line, stdout);
-        std::fflush(stdout);
-      }
+  if (b.emulated) ms = quick ? std::vector<int64_t>{1, 16} : std::vector<int64_t>{1, 16, 128, 256};
+
+  std::vector<GemmRow> gemms;
+  if (wants("gemm")) {
+    std::string whyNoCublas;
+    std::unique_ptr<Cublas> cublas;
+    cuda::DeviceBuffer workspace;
+    if (b.emulated) {
+      whyNoCublas = "the emulated driver runs no library kernels";
+    } else {
+      workspace = b.filled(size_t(32) << 20, 0);
+      cublas = Cublas::open(workspace.ptr(), workspace.size(), &whyNoCublas);
     }
+    gemms = benchGemms(b, roof, cublas.get(), shapes, ms, notes);
+    md << "## GEMMs: out[M][N] = A[M][K] . W[N][K]^T on the Llama-3.1-8B shapes" << (b.emulated ? " (scaled 1/16)" : "")
+       << "\n\n";
+    if (!cublas) md << "cuBLAS / cuBLASLt: not measured (" << whyNoCublas << ").\n\n";
+    md << "Roofline: max(bytes / copy bandwidth, flops / the format's tensor peak). cuBLASLt 8-bit: e4m3 for fp8 "
+          "rows, s8 (int32 out) for int8 rows.\n\n";
+    md << "| format | shape (N x K) | M | qcc us | roofline us | % of roofline | cuBLAS bf16 us | cuBLASLt bf16 us | "
+          "cuBLASLt 8-bit us | qcc vs cuBLASLt bf16 | qcc vs cuBLASLt 8-bit |\n";
+    md << "|---|---|---|---|---|---|---|---|---|---|---|\n";
+    for (const GemmRow &r : gemms)
+      md << "| " << cuda::gemmFormatName(r.format) << " | " << r.shape.name << " " << r.shape.n << "x" << r.shape.k
+         << " | " << r.m << " | " << us(r.qccUs) << " | " << us(r.roofUs) << " | "
+         << fmt("%.0f%%", 100.0 * r.roofUs / r.qccUs) << " | " << us(r.cublasUs) << " | " << us(r.ltBf16Us) << " | "
+         << us(r.lt8Us) << " | " << ratio(r.ltBf16Us, r.qccUs) << " | " << ratio(r.lt8Us, r.qccUs) << " |\n";
+    md << "\n";
+    if (!notes.str().empty()) md << "Library calls that failed:\n\n" << notes.str() << "\n";
   }
-  md << "\n## Decode step of Llama-3.1-8B (M = 1, position 1023, 32 layers + lm_head, every kernel)\n\n";
-  md << "| format | qcc ms/step | bytes read (GB) | roofline ms | % of roofline |\n|---|---|---|---|---|\n";
-  for (ModelFormat mf : {ModelFormat::BF16, ModelFormat::FP8, ModelFormat::INT8, ModelFormat::W4A16}) {
-    const DecodeResult r = timeDecodeStep(b, mf, 1023);
-    const double roofMs = r.bytes / (bw * 1e9) * 1e3;
-    const char *names[] = {"bf16", "fp8", "int8", "w4a16"};
-    char line[256];
-    std::snprintf(line, sizeof line, "| %s%s | %.2f | %.2f | %.2f | %.0f%% |\n", names[int(mf)],
-                  mf == ModelFormat::FP8 && !b.target.hasFp8Mma ? " (weight-only)" : "", r.ms, r.bytes / 1e9,
-                  roofMs, 100.0 * roofMs / r.ms);
-    md << line;
-    std::fputs(line, stdout);
-    std::fflush(stdout);
+
+  std::map<std::string, std::pair<DecodeResult, double>> decodes; // format -> result, roofline ms
+  if (wants("decode")) {
+    DecodeShape shape;
+    if (b.emulated) {
+      shape.hidden = 512, shape.intermediate = 1792, shape.heads = 4, shape.kvHeads = 1, shape.vocab = 4096;
+      shape.maxSeq = 512, shape.position = 255;
+    }
+    md << "## Decode step of an 8B-shaped model" << (b.emulated ? " (scaled down)" : "") << ": " << shape.name()
+       << ", synthetic weights, one CUDA graph per step\n\n";
+    md << "Roofline: the bytes a step must read (every weight it uses, one embedding row, the KV cache up to the "
+          "position) at the measured copy bandwidth.\n\n";
+    md << "| format | launches | qcc ms/step | bytes read (GB) | roofline ms | % of roofline |\n|---|---|---|---|---|---|\n";
+    for (const char *f : {"bf16", "fp8", "int8", "w4a16"}) {
+      const DecodeResult r = timeDecodeStep(b, shape, f);
+      const double roofMs = r.bytes / (roof.copyGBs * 1e9) * 1e3;
+      decodes[f] = {r, roofMs};
+      md << "| " << f << (std::string(f) == "fp8" && !b.target.hasFp8Mma ? " (weight-only)" : "") << " | "
+         << r.launches << " | " << fmt("%.3f", r.ms) << " | " << fmt("%.3f", r.bytes / 1e9) << " | "
+         << fmt("%.3f", roofMs) << " | " << fmt("%.0f%%", 100.0 * roofMs / r.ms) << " |\n";
+      std::printf("decode %s: %.3f ms/step\n", f, r.ms);
+      std::fflush(stdout);
+    }
+    md << "\n";
   }
-  md << "\n## Linear layers of one decoder layer at M = 1 (qkv + o + gate_up + down)\n\n";
-  md << "| format | qcc us/layer | x 32 layers ms | cuBLAS bf16 us/layer |\n|---|---|---|---|\n";
-  for (size_t fi = 0; fi < formats.size(); ++fi) {
-    char line[256];
-    std::snprintf(line, sizeof line, "| %s | %.1f | %.2f | %s |\n", gemmFormatName(formats[fi]), decodeQcc[fi],
-                  decodeQcc[fi] * 32 / 1e3, cublas.ok() ? std::to_string(int(std::lround(decodeCublas))).c_str() : "-");
-    md << line;
+
+  if (wants("nvrtc")) {
+    ModelConfig c;
+    c.hiddenSize = 4096, c.intermediateSize = 14336, c.numLayers = 32, c.numHeads = 32, c.numKvHeads = 8;
+    c.headDim = 128, c.vocabSize = 128256, c.maxPositionEmbeddings = 131072, c.ropeTheta = 500000.0;
+    c.ropeScaling.enabled = true;
+    md << "## NVRTC: every kernel of Llama-3.1-8B for " << b.target.name << " (the host's "
+       << std::max(1u, std::thread::hardware_concurrency()) << " threads)\n\n";
+    md << "| format | kernels | cold (empty cache) s | warm (cached) s |\n|---|---|---|---|\n";
+    using cuda::testing::ModelFormat;
+    for (ModelFormat f : {ModelFormat::BF16, ModelFormat::FP8, ModelFormat::INT8, ModelFormat::W4A16}) {
+      auto specs = cuda::testing::llamaKernelSet(c, f, b.target, 8192, /*fp8WeightOnly=*/true);
+      if (!specs) die(kTool, specs.message());
+      std::vector<cuda::GeneratedKernel> gen;
+      for (const cuda::KernelSpec &s : *specs) // (every residual add lives in a GEMM epilogue)
+        if (s.kind != cuda::KernelKind::Add) gen.push_back(orDie(kTool, cuda::generateKernel(s, b.target)));
+      char tmpl[] = "/tmp/qcc-bench-nvrtc-XXXXXX";
+      const char *dir = mkdtemp(tmpl);
+      if (!dir) die(kTool, "mkdtemp failed");
+      cuda::CompileOptions o;
+      o.cacheDir = dir;
+      auto secs = [&] {
+        const auto t0 = std::chrono::steady_clock::now();
+        orDie(kTool, cuda::compileKernels(gen, b.target, o));
+        return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+      };
+      const double cold = secs(), warm = secs();
+      md << "| " << cuda::testing::modelFormatName(f) << " | " << gen.size() << " | " << fmt("%.2f", cold) << " | "
+         << fmt("%.3f", warm) << " |\n";
+      std::printf("nvrtc %s: %zu kernels, cold %.2f s, warm %.3f s\n", cuda::testing::modelFormatName(f), gen.size(),
+                  cold, warm);
+      std::fflush(stdout);
+    }
+    md << "\n";
   }
+
+  // The targets of issue 15, from the numbers above.
+  if (!gemms.empty() || !decodes.empty()) {
+    md << "## Targets (issue 15)\n\n| target | measured | met |\n|---|---|---|\n";
+    for (const GemmRow &r : gemms)
+      if (r.format == GemmFormat::W4A16 && r.m == 1) {
+        const double bytes = double(weightBytes(r.format, r.shape.n, r.shape.k) + scaleBytes(r.format, r.shape.n, r.shape.k));
+        const double pct = 100.0 * bytes / (roof.copyGBs * 1e9) / (r.qccUs * 1e-6);
+        md << "| w4a16 GEMV " << r.shape.name << ": >= 85% of copy bandwidth | " << fmt("%.0f%%", pct) << " | "
+           << (pct >= 85 ? "yes" : "no") << " |\n";
+      }
+    for (const GemmRow &r : gemms)
+      if ((r.format == GemmFormat::FP8 || r.format == GemmFormat::INT8) && r.m == ms.back()) { // 2048 on a GPU
+        const bool have = r.lt8Us > 0;
+        md << "| " << cuda::gemmFormatName(r.format) << " " << r.shape.name << " M=" << r.m
+           << ": >= 0.9x cuBLASLt 8-bit | " << (have ? ratio(r.lt8Us, r.qccUs) : "-") << " | "
+           << (have ? (r.lt8Us / r.qccUs >= 0.9 ? "yes" : "no") : "not measured") << " |\n";
+      }
+    for (const auto &[f, rr] : decodes) {
+      const double frac = rr.second / rr.first.ms;
+      md << "| decode step " << f << ": >= 0.8x its roofline | " << fmt("%.2fx", frac) << " | "
+         << (frac >= 0.8 ? "yes" : "no") << " |\n";
+    }
+    md << "\n";
+    if (b.emulated) md << "(EMULATED: these verdicts are about host times and mean nothing.)\n\n";
+  }
+
   std::printf("\n%s", md.str().c_str());
   if (!outPath.empty()) {
     std::ofstream o(outPath);
     o << md.str();
+    if (!o) die(kTool, outPath + ": cannot write");
   }
   return 0;
 }

@@ -41,6 +41,7 @@ artifact::QuantMethod artifactMethod(QuantMethod m) {
   case QuantMethod::rtn: return artifact::QuantMethod::RTN;
   case QuantMethod::gptq: return artifact::QuantMethod::GPTQ;
   case QuantMethod::awq: return artifact::QuantMethod::AWQ;
+  case QuantMethod::imported: return artifact::QuantMethod::Imported;
   }
   return artifact::QuantMethod::None;
 }

@@ -5,7 +5,6 @@
 #include <cmath>
 #include <cstdio>
 #include <cstring>
-#include <set>
 
 namespace qcc::cuda {
 
@@ -333,124 +332,6 @@ std::vector<float> ropeInvFreq(int64_t headDim, double theta, const RopeScaling 
     }
     out[size_t(i)] = float(f);
   }
-  return out;
-}
-
-Expected<ModelFormat> parseModelFormat(const std::string &name) {
-  if (name == "bf16") return ModelFormat::BF16;
-  if (name == "fp8") return ModelFormat::FP8;
-  if (name == "int8") return ModelFormat::INT8;
-  if (name == "w4a16") return ModelFormat::W4A16;
-  return Status::error("unknown format '" + name + "' (known: bf16, fp8, int8, w4a16)");
-}
-
-static int blockFor(int64_t width) {
-  for (int t : {256, 128, 64, 32})
-    if (width % t == 0) return t;
-  return 32;
-}
-
-Expected<std::vector<KernelSpec>> llamaKernelSet(const ModelConfig &c, ModelFormat format,
-                                                 const GpuTarget &target, int64_t maxSeq,
-                                                 bool fp8WeightOnlyFallback) {
-  if (c.hiddenSize <= 0 || c.numHeads <= 0 || c.numKvHeads <= 0 || c.headDim <= 0 ||
-      c.intermediateSize <= 0 || c.vocabSize <= 0)
-    return Status::error("model config: sizes must be positive");
-  GemmFormat gf = GemmFormat::BF16;
-  QuantOut q = QuantOut::None;
-  switch (format) {
-  case ModelFormat::BF16: break;
-  case ModelFormat::INT8: gf = GemmFormat::INT8; q = QuantOut::Int8; break;
-  case ModelFormat::W4A16: gf = GemmFormat::W4A16; break;
-  case ModelFormat::FP8:
-    if (target.hasFp8Mma) {
-      gf = GemmFormat::FP8;
-      q = QuantOut::Fp8;
-    } else if (fp8WeightOnlyFallback) {
-      gf = GemmFormat::FP8WeightOnly;
-    } else {
-      return Status::error(std::string("format fp8 needs sm_89 or newer for fp8 tensor cores; target ") +
-                           target.name + " supports it only with the weight-only fallback");
-    }
-    break;
-  }
-  const int64_t H = c.hiddenSize, D = c.headDim, HQ = c.numHeads, HKV = c.numKvHeads;
-  const int64_t I = c.intermediateSize;
-  std::vector<KernelSpec> out;
-  std::set<std::string> seen;
-  auto add = [&](const KernelSpec &s) {
-    if (seen.insert(kernelName(s)).second) out.push_back(s);
-  };
-  struct Linear { int64_t n, k; bool residual; GemmFormat f; };
-  const Linear linears[] = {
-      {(HQ + 2 * HKV) * D, H, false, gf}, // fused q, k, v projections
-      {H, HQ * D, true, gf},              // o_proj + residual
-      {2 * I, H, false, gf},              // fused gate, up projections
-      {H, I, true, gf},                   // down_proj + residual
-      {c.vocabSize, H, false, GemmFormat::BF16}, // lm_head stays bf16
-  };
-  for (const Linear &l : linears)
-    for (int64_t m : {int64_t(1), int64_t(2048)}) { // decode and prefill tiles
-      KernelSpec s;
-      s.kind = KernelKind::Gemm;
-      s.format = l.f;
-      s.n = l.n;
-      s.k = l.k;
-      s.residual = l.residual;
-      s.group = 128;
-      s.tile = chooseGemmTile(target, l.f, m, l.n, l.k);
-      add(s);
-    }
-  KernelSpec norm;
-  norm.kind = KernelKind::RmsNorm;
-  norm.width = H;
-  norm.threads = blockFor(H);
-  norm.quant = q;
-  add(norm); // input / post-attention norms feeding quantised GEMMs
-  norm.quant = QuantOut::None;
-  add(norm); // final norm before the bf16 lm_head
-  KernelSpec sw;
-  sw.kind = KernelKind::SwiGlu;
-  sw.width = I;
-  sw.ld = 2 * I;
-  sw.threads = 256;
-  sw.quant = q;
-  add(sw);
-  KernelSpec rope;
-  rope.kind = KernelKind::Rope;
-  rope.heads = HQ;
-  rope.kvHeads = HKV;
-  rope.headDim = D;
-  rope.invFreq = llamaInvFreq(c);
-  rope.ld = (HQ + 2 * HKV) * D; // q, k, v are slices of the fused qkv output rows
-  add(rope);
-  KernelSpec kv;
-  kv.kind = KernelKind::KvStore;
-  kv.kvHeads = HKV;
-  kv.headDim = D;
-  kv.maxSeq = maxSeq;
-  kv.ld = (HQ + 2 * HKV) * D;
-  add(kv);
-  KernelSpec at = kv;
-  at.kind = KernelKind::Attention;
-  at.heads = HQ;
-  add(at);
-  if (q != QuantOut::None) { // attention output -> o_proj codes
-    KernelSpec qa;
-    qa.kind = KernelKind::Quantize;
-    qa.width = HQ * D;
-    qa.threads = blockFor(HQ * D);
-    qa.quant = q;
-    add(qa);
-  }
-  KernelSpec em;
-  em.kind = KernelKind::Embed;
-  em.vocab = c.vocabSize;
-  em.width = H;
-  add(em);
-  KernelSpec ad;
-  ad.kind = KernelKind::Add;
-  add(ad);
   return out;
 }
 

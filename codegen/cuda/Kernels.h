@@ -83,20 +83,4 @@ std::vector<float> ropeInvFreq(int64_t headDim, double theta, const RopeScaling 
 // The same for a model config.
 std::vector<float> llamaInvFreq(const ModelConfig &config);
 
-// The formats a model can be compiled to for a target (fp8 needs sm_89+ unless
-// the weight-only fallback is asked for).
-enum class ModelFormat { BF16, FP8, INT8, W4A16 };
-Expected<ModelFormat> parseModelFormat(const std::string &name);
-
-// Every kernel one decoder forward needs for `config` in `format` on `target`:
-// the linear layers (qkv, o + residual, gate_up, down + residual, lm_head in
-// bf16) with a decode tile (M <= 16) and a prefill tile, the fused norms and
-// SwiGLU with the format's activation quantisation, RoPE, KV store,
-// attention, embedding, residual add, and (int8/fp8) the per-token
-// quantisation of the attention output. fp8 on sm_80/86 is an error unless
-// `fp8WeightOnlyFallback`.
-Expected<std::vector<KernelSpec>> llamaKernelSet(const ModelConfig &config, ModelFormat format,
-                                                 const GpuTarget &target, int64_t maxSeq,
-                                                 bool fp8WeightOnlyFallback = false);
-
 } // namespace qcc::cuda

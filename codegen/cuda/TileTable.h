@@ -1,7 +1,6 @@
 // Tuned GEMM tiles: the override table `qcc tune` writes after timing
-// candidate tiles on a real GPU, read back by the kernel planner
-// (planModelKernels / compileArtifactKernels) in place of chooseGemmTile's
-// built-in choice.
+// candidate tiles on a real GPU, read back by qcc-lower-to-kernels in place of
+// chooseGemmTile's built-in choice.
 //
 // JSON file:
 //   {"qcc_tile_table": 1,

@@ -44,7 +44,10 @@ def Qcc_FormatKind : I32EnumAttr<"FormatKind", "numeric format of a linear layer
 def Qcc_QuantMethod : I32EnumAttr<"QuantMethod", "weight quantization method", [
     I32EnumAttrCase<"rtn", 0>,
     I32EnumAttrCase<"gptq", 1>,
-    I32EnumAttrCase<"awq", 2>]> {
+    I32EnumAttrCase<"awq", 2>,
+    // Codes and scales taken as stored in a pre-quantized checkpoint
+    // (compressed-tensors), not computed by qcc.
+    I32EnumAttrCase<"imported", 3>]> {
   let cppNamespace = "::qcc";
   let genSpecializedAttr = 0;
 }

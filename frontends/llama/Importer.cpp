@@ -1,6 +1,7 @@
 #include "frontends/llama/Importer.h"
 
 #include "dialects/qcc/QccDialect.h"
+#include "frontends/compressed_tensors/Layout.h"
 #include "passes/Params.h"
 #include "support/Hash.h"
 #include "support/MappedFile.h"
@@ -26,7 +27,8 @@ public:
                 std::map<std::string, std::string> hashes)
       : ctx_(ctx), ckpt_(ckpt), cfg_(ckpt.config()), b_(&ctx), actElem_(actElem),
         fileLoc_(FileLineColLoc::get(&ctx, archivePath + "/config.json", 1, 1)), loc_(fileLoc_),
-        archivePath_(std::move(archivePath)), hashes_(std::move(hashes)) {}
+        archivePath_(std::move(archivePath)), hashes_(std::move(hashes)),
+        ct_(compressed_tensors::compressedLayout(ckpt)) {}
 
   OwningOpRef<ModuleOp> run() {
     OwningOpRef<ModuleOp> module = ModuleOp::create(loc_);
@@ -58,8 +60,15 @@ public:
     h = rmsNorm(h, "model.norm.weight");
     // A tied head reads the embedding table (as transformers ties them).
     at("lm_head");
-    Value head = weight(cfg_.tieWordEmbeddings ? "model.embed_tokens.weight" : "lm_head.weight");
-    Value logits = LogitsOp::create(b_, loc_, logitsType, h, head, bf16Format());
+    Value head;
+    FormatAttr headFormat = bf16Format();
+    if (isStoredQuantized("lm_head")) {
+      head = quantizedWeight("lm_head", V, D);
+      headFormat = storedFormat("lm_head");
+    } else {
+      head = weight(cfg_.tieWordEmbeddings ? "model.embed_tokens.weight" : "lm_head.weight");
+    }
+    Value logits = LogitsOp::create(b_, loc_, logitsType, h, head, headFormat);
     func::ReturnOp::create(b_, fileLoc_, logits);
     // Sequential calibration works one decoder layer at a time (Op.block).
     fn.walk([&](Operation *op) {
@@ -110,8 +119,37 @@ private:
 
   Value linear(Value x, const std::string &module, int64_t outFeatures) {
     at(module);
+    if (isStoredQuantized(module)) {
+      const int64_t K = cast<RankedTensorType>(x.getType()).getDimSize(1);
+      Value w = quantizedWeight(module, outFeatures, K);
+      return make<LinearOp>(act(outFeatures), x, Value(), w, Value(), storedFormat(module), b_.getStringAttr(module));
+    }
     Value w = weight(module + ".weight");
     return make<LinearOp>(act(outFeatures), x, Value(), w, Value(), bf16Format(), b_.getStringAttr(module));
+  }
+
+  // A compressed-tensors checkpoint stores some linears quantized: their codes
+  // and scales are taken as stored (the parameter is the module, decoded by
+  // passes/Params.h), and their format is fixed by the checkpoint.
+  bool isStoredQuantized(const std::string &module) const { return ct_ && ct_->isQuantized(module); }
+  FormatAttr storedFormat(const std::string &module) {
+    formats::FormatSpec f = *ct_->formatOf(module); // checked at open
+    switch (f.format) {
+    case formats::Format::FP8: return FormatAttr::get(&ctx_, FormatKind::fp8, 0);
+    case formats::Format::INT8: return FormatAttr::get(&ctx_, FormatKind::int8, 0);
+    case formats::Format::W4A16: return FormatAttr::get(&ctx_, FormatKind::w4a16, f.groupSize);
+    case formats::Format::BF16: break;
+    }
+    return bf16Format();
+  }
+  Value quantizedWeight(const std::string &module, int64_t N, int64_t K) {
+    FormatAttr format = storedFormat(module);
+    auto type = RankedTensorType::get({N, K}, format.getWeightStorageType(&ctx_));
+    const std::string name = module + ".weight";
+    auto param = ParamAttr::get(&ctx_, FlatSymbolRefAttr::get(&ctx_, "checkpoint"), module, hashes_.at(module));
+    return QuantizedWeightOp::create(b_, NameLoc::get(b_.getStringAttr(name), fileLoc_), type, b_.getStringAttr(name),
+                                     param, format, QuantMethodAttr::get(&ctx_, QuantMethod::imported),
+                                     UnitAttr(), ElementsAttr(), ElementsAttr());
   }
 
   Value rope(Value x, Value positions, int64_t heads) {
@@ -209,20 +247,43 @@ private:
   Type actElem_;
   Location fileLoc_, loc_;
   std::string archivePath_;
-  std::map<std::string, std::string> hashes_; // tensor name -> XXH3-128 of its bytes
+  std::map<std::string, std::string> hashes_; // tensor name (or stored-quantized module) -> XXH3-128
+  const compressed_tensors::CompressedLayout *ct_; // null: a dense checkpoint
   int64_t block_ = -1;
   std::map<Operation *, int64_t> blockOf_;
 };
 
 // XXH3-128 of every tensor the graph reads, on every core; each tensor's
 // pages are released after hashing, so the resident set stays small.
-std::map<std::string, std::string> hashTensors(const Checkpoint &ckpt) {
+// A compressed-tensors checkpoint's quantized linears are hashed by module,
+// over the tensors their decoding reads.
+Expected<std::map<std::string, std::string>> hashTensors(const Checkpoint &ckpt) {
+  const compressed_tensors::CompressedLayout *ct = compressed_tensors::compressedLayout(ckpt);
   std::vector<std::string> names;
-  for (const auto &[name, shape] : Checkpoint::expectedTensors(ckpt.config())) names.push_back(name);
+  std::vector<bool> module;
+  for (const auto &[name, shape] : Checkpoint::expectedTensors(ckpt.config())) {
+    const std::string owner = name.substr(0, name.size() - std::string(".weight").size());
+    const bool quantized = ct && name.size() > 7 && name.compare(name.size() - 7, 7, ".weight") == 0 &&
+                           ct->isQuantized(owner);
+    names.push_back(quantized ? owner : name);
+    module.push_back(quantized);
+  }
+  if (ct && ct->isQuantized("lm_head") &&
+      std::find(names.begin(), names.end(), "lm_head") == names.end()) {
+    names.push_back("lm_head");
+    module.push_back(true);
+  }
   std::vector<std::string> hashes(names.size());
+  std::vector<Status> errors(names.size(), Status::ok());
   std::atomic<size_t> next{0};
   auto work = [&] {
     for (size_t i = next++; i < names.size(); i = next++) {
+      if (module[i]) {
+        auto h = hashCompressedParam(ckpt, names[i]);
+        if (h) hashes[i] = *h;
+        else errors[i] = h.status();
+        continue;
+      }
       const TensorRef *t = ckpt.find(names[i]);
       hashes[i] = hashDenseParam(*t);
       releasePages(t->data, t->byteSize());
@@ -233,6 +294,8 @@ std::map<std::string, std::string> hashTensors(const Checkpoint &ckpt) {
   for (unsigned i = 1; i < n; ++i) pool.emplace_back(work);
   work();
   for (std::thread &t : pool) t.join();
+  for (const Status &e : errors)
+    if (!e) return e;
   std::map<std::string, std::string> out;
   for (size_t i = 0; i < names.size(); ++i) out[names[i]] = hashes[i];
   return out;
@@ -254,7 +317,13 @@ Expected<OwningOpRef<ModuleOp>> importLlama(MLIRContext &context, const Checkpoi
 
   char real[PATH_MAX];
   const std::string archive = ::realpath(checkpoint.directory().c_str(), real) ? real : checkpoint.directory();
-  std::map<std::string, std::string> hashes = hashTensors(checkpoint);
+  const compressed_tensors::CompressedLayout *ct = compressed_tensors::compressedLayout(checkpoint);
+  if (ct && ct->isQuantized("lm_head") && checkpoint.config().tieWordEmbeddings)
+    return Status::error(checkpoint.directory() + ": lm_head is stored quantized but tied to the embeddings "
+                                                  "(tie_word_embeddings): qcc cannot take both");
+  auto hashed = hashTensors(checkpoint);
+  if (!hashed) return hashed.status();
+  std::map<std::string, std::string> hashes = std::move(*hashed);
   // The readers of this process need not hash them again.
   for (const auto &[name, hash] : hashes) markParamVerified(archive, name, hash);
   OwningOpRef<ModuleOp> module = LlamaImporter(context, checkpoint, actElem, archive, std::move(hashes)).run();

@@ -24,6 +24,7 @@ const char *methodName(QuantMethod m) {
   case QuantMethod::RTN: return "rtn";
   case QuantMethod::GPTQ: return "gptq";
   case QuantMethod::AWQ: return "awq";
+  case QuantMethod::Imported: return "imported";
   }
   return "?";
 }
@@ -248,7 +249,7 @@ Status validateSpec(const ArtifactSpec &spec) {
     if (!names.insert(t.name).second) return Status::error("duplicate tensor '" + t.name + "'");
     if (uint8_t(t.role) > uint8_t(TensorRole::Tokenizer))
       return Status::error("tensor '" + t.name + "': unknown role " + std::to_string(int(t.role)));
-    if (uint8_t(t.method) > uint8_t(QuantMethod::AWQ))
+    if (uint8_t(t.method) > uint8_t(QuantMethod::Imported))
       return Status::error("tensor '" + t.name + "': unknown method " + std::to_string(int(t.method)));
     if (!std::isfinite(t.smoothquantAlpha) || t.smoothquantAlpha > 1)
       return Status::error("tensor '" + t.name + "': smoothquant alpha is not in [0, 1]");

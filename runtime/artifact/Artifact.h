@@ -31,7 +31,7 @@ constexpr uint64_t kTensorAlignment = 64;       // every range offset in the raw
 
 // Same meaning and values as the schema's enums.
 enum class WeightFormat : uint8_t { Dense = 0, BF16, FP8, INT8, W4A16 };
-enum class QuantMethod : uint8_t { None = 0, RTN, GPTQ, AWQ };
+enum class QuantMethod : uint8_t { None = 0, RTN, GPTQ, AWQ, Imported };
 enum class TensorRole : uint8_t { Other = 0, Embedding, Norm, Linear, LmHead, Tokenizer };
 
 const char *formatName(WeightFormat f);  // "dense", "bf16", "fp8", "int8", "w4a16"

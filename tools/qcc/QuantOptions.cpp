@@ -2,6 +2,7 @@
 
 #include "tools/qcc/Command.h"
 
+#include "frontends/compressed_tensors/Layout.h"
 #include "frontends/llama/Importer.h"
 #include "passes/Passes.h"
 
@@ -95,7 +96,7 @@ TempDir::~TempDir() {
 }
 
 Expected<ImportedModel> importModel(const std::string &modelDir, const std::string &activationDtype, bool paramDir) {
-  auto checkpoint = Checkpoint::open(modelDir);
+  auto checkpoint = compressed_tensors::openCheckpoint(modelDir); // dense or compressed-tensors
   if (!checkpoint) return checkpoint.status();
   ImportedModel m;
   mlir::DialectRegistry registry;

@@ -59,7 +59,8 @@ static std::string jsonConfig(const ModelConfig &c) {
   return s;
 }
 
-Status writeRandomCheckpoint(const std::string &dir, const ModelConfig &c, unsigned seed) {
+Status writeRandomCheckpoint(const std::string &dir, const ModelConfig &c, unsigned seed,
+                             const RandomWeightScales &scales) {
   ::mkdir(dir.c_str(), 0755);
   {
     FILE *f = std::fopen((dir + "/config.json").c_str(), "wb");
@@ -87,8 +88,8 @@ Status writeRandomCheckpoint(const std::string &dir, const ModelConfig &c, unsig
   for (int64_t i = 0; i < c.numLayers; ++i) {
     const std::string p = "model.layers." + std::to_string(i) + ".";
     add(p + "input_layernorm.weight", {D}, 1, 0.1f);
-    add(p + "self_attn.q_proj.weight", {q, D}, 0, 2 * sd);
-    add(p + "self_attn.k_proj.weight", {kv, D}, 0, 2 * sd);
+    add(p + "self_attn.q_proj.weight", {q, D}, 0, scales.qk * sd);
+    add(p + "self_attn.k_proj.weight", {kv, D}, 0, scales.qk * sd);
     add(p + "self_attn.v_proj.weight", {kv, D}, 0, sd);
     add(p + "self_attn.o_proj.weight", {D, q}, 0, 1.0f / std::sqrt(float(q)));
     add(p + "post_attention_layernorm.weight", {D}, 1, 0.1f);
@@ -97,7 +98,7 @@ Status writeRandomCheckpoint(const std::string &dir, const ModelConfig &c, unsig
     add(p + "mlp.down_proj.weight", {D, F}, 0, 1.0f / std::sqrt(float(F)));
   }
   add("model.norm.weight", {D}, 1, 0.1f);
-  if (!c.tieWordEmbeddings) add("lm_head.weight", {V, D}, 0, 0.2f);
+  if (!c.tieWordEmbeddings) add("lm_head.weight", {V, D}, 0, scales.lmHead);
   for (size_t i = 0; i < entries.size(); ++i) entries[i].data = storage[i].data();
   return writeSafetensors(dir + "/model.safetensors", entries);
 }

@@ -17,9 +17,16 @@
 
 namespace qcc::test {
 
+// Standard deviations of the random weights, relative to 1/sqrt(fan-in).
+struct RandomWeightScales {
+  float qk = 2.0f;     // q_proj, k_proj: attention scores of standard deviation ~(qk^2)
+  float lmHead = 0.2f; // absolute
+};
+
 // config.json and model.safetensors (bf16 weights, normal with sensible
 // scales; norms near 1) for `config` in `dir` (created if missing).
-Status writeRandomCheckpoint(const std::string &dir, const ModelConfig &config, unsigned seed);
+Status writeRandomCheckpoint(const std::string &dir, const ModelConfig &config, unsigned seed,
+                             const RandomWeightScales &scales = {});
 
 struct CompiledModel {
   std::string artifactPath;

@@ -1,14 +1,20 @@
-// The decoded llm-compressor fixtures run in qcc's CPU interpreter (float32
-// activations) give the perplexity transformers computed for the same folders
-// (test/golden/compressed-tensors/golden.json, make_ct_fixtures.py), on
-// eval.ids with qcc eval's windows. This is the end-to-end check of the decoder
-// before the importer uses it: codes, scales and the layer they belong to.
+// The llm-compressor fixtures imported by qcc (quantized linears as
+// qcc.quantized_weight parameters decoded exactly from the folder) and run by
+// the CPU interpreter (float32 activations) give the perplexity transformers
+// computed for the same folders (test/golden/compressed-tensors/golden.json,
+// make_ct_fixtures.py), on eval.ids with qcc eval's windows: the end-to-end
+// check of the import (codes, scales, the layer they belong to, the format).
 #include "CtTestUtil.h"
 
 #include "frontends/llama/StrictJson.h"
 #include "frontends/llama/TokenIds.h"
-#include "../cpu/LlamaProgram.h"
+#include "dialects/qcc/QccDialect.h"
+#include "frontends/llama/Importer.h"
+#include "passes/Passes.h"
+#include "passes/ToProgram.h"
 #include "runtime/cpu/Interpreter.h"
+
+#include "mlir/IR/MLIRContext.h"
 
 #include <cmath>
 
@@ -19,33 +25,6 @@ using namespace qcc::compressed_tensors;
 namespace {
 
 std::string fixtureRoot() { return std::string(QCC_SOURCE_DIR) + "/test/golden/compressed-tensors"; }
-
-// The checkpoint's tensors, with an all-zero F32 stand-in for each quantized
-// linear's dense weight (replaced by its decoded codes before any use).
-class StandIns : public WeightProvider {
-public:
-  StandIns(const Checkpoint &ck, const CompressedLayout &ct) : ck_(ck) {
-    for (const auto &p : ct.plans()) zeros_[p.first + ".weight"] = {};
-    for (const auto &t : Checkpoint::expectedTensors(ck.config())) {
-      auto it = zeros_.find(t.first);
-      if (it == zeros_.end()) continue;
-      it->second.data.assign(size_t(t.second[0] * t.second[1]), 0.0f);
-      it->second.ref = TensorRef{DType::F32, t.second, it->second.data.data()};
-    }
-  }
-  const TensorRef *find(const std::string &name) const override {
-    auto it = zeros_.find(name);
-    return it != zeros_.end() ? &it->second.ref : ck_.find(name);
-  }
-
-private:
-  struct Zero {
-    std::vector<float> data;
-    TensorRef ref;
-  };
-  const Checkpoint &ck_;
-  std::map<std::string, Zero> zeros_;
-};
 
 double perplexity(const cpu::Interpreter &model, const std::vector<std::vector<int64_t>> &seqs) {
   const int64_t V = model.vocabSize();
@@ -87,17 +66,22 @@ TEST_P(CpuFixtureTest, PerplexityMatchesTransformers) {
   ASSERT_TRUE(ck.isOk()) << ck.message();
   const CompressedLayout *ct = compressedLayout(**ck);
   ASSERT_NE(ct, nullptr);
-  StandIns standIns(**ck, *ct);
-  test::NamedWeights weights(standIns);
-  for (const auto &p : ct->plans()) {
-    auto q = ct->decode(**ck, p.first);
-    ASSERT_TRUE(q.isOk()) << q.message();
-    weights.setQuantized(p.first + ".weight", std::move(*q));
-  }
+  mlir::DialectRegistry registry;
+  registerQccDialects(registry);
+  mlir::MLIRContext context(registry);
+  auto module = importLlama(context, **ck, {});
+  ASSERT_TRUE(module.isOk()) << module.message();
+  // Every linear the folder stores quantized is a quantized_weight of its format.
+  int64_t imported = 0;
+  (**module).walk([&](QuantizedWeightOp w) {
+    EXPECT_EQ(w.getMethod(), QuantMethod::imported);
+    ++imported;
+  });
+  EXPECT_EQ(imported, int64_t(ct->plans().size()));
   cpu::ExecutorOptions options;
   options.actDtype = cpu::ActDType::F32;
   options.numThreads = 2;
-  auto model = cpu::Interpreter::create(test::llamaProgram((*ck)->config(), weights), weights, options);
+  auto model = interpretModule(**module, options);
   ASSERT_TRUE(model.isOk()) << model.message();
   auto seqs = readTokenIdLines(std::string(QCC_SOURCE_DIR) + "/models/llama-tiny-shakespeare/eval.ids");
   ASSERT_TRUE(seqs.isOk());

@@ -44,6 +44,7 @@ int main(int argc, char **argv) {
   if (argc >= 3 && std::string(argv[1]) == "compile") {
     KernelSpec spec;
     spec.kind = KernelKind::Add;
+    spec.width = 4096;
     const GpuTarget &target = allTargets()[0];
     qcc::Expected<GeneratedKernel> g = generateKernel(spec, target);
     if (!g) return 4;

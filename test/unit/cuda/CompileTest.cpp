@@ -5,6 +5,7 @@
 #include "codegen/cuda/Compile.h"
 #include "codegen/cuda/Kernels.h"
 #include "codegen/cuda/Nvrtc.h"
+#include "LlamaKernelSet.h"
 
 #include <gtest/gtest.h>
 
@@ -16,6 +17,8 @@
 
 using namespace qcc;
 using namespace qcc::cuda;
+using qcc::cuda::testing::llamaKernelSet;
+using qcc::cuda::testing::ModelFormat;
 
 namespace {
 
@@ -171,6 +174,7 @@ TEST(CudaCompile, SecondCompileComesFromTheCache) {
   if (!haveNvrtc()) GTEST_SKIP() << Nvrtc::get().message();
   KernelSpec s;
   s.kind = KernelKind::Add;
+  s.width = 4096;
   const GpuTarget &t = allTargets()[0];
   Expected<GeneratedKernel> g = generateKernel(s, t);
   ASSERT_TRUE(g) << g.message();

@@ -5,6 +5,7 @@
 
 #include <gtest/gtest.h>
 
+#include <cstdlib>
 #include <dlfcn.h>
 
 using namespace qcc::cuda;
@@ -16,6 +17,7 @@ TEST(CudaDriver, MissingLibraryIsAClearError) {
 }
 
 TEST(CudaDriver, NoDriverOnThisMachineMeansTheDocumentedMessage) {
+  if (const char *d = std::getenv("QCC_CUDA_DRIVER"); d && *d) GTEST_SKIP() << "QCC_CUDA_DRIVER names a driver: " << d;
   void *h = dlopen("libcuda.so.1", RTLD_NOW | RTLD_LOCAL);
   if (h) {
     dlclose(h);

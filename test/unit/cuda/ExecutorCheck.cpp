@@ -1,127 +1,115 @@
+// The runtime half of ExecutorCheck.h: prepared artifacts on the GPU against
+// the CPU executor. Links no compiler (runs where only the runtime exists).
 #include "ExecutorCheck.h"
 #include "KernelTestData.h"
 
-#include "codegen/cuda/ArtifactKernels.h"
+#include "runtime/artifact/ArtifactFile.h"
 #include "runtime/cuda/CudaExecutor.h"
 #include "runtime/lib/Session.h"
-#include "test/unit/artifact/TinyArtifact.h"
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
-#include <cstring>
-#include <map>
 #include <random>
-#include <unistd.h>
 
 namespace qcc::cuda::testing {
 
-namespace fm = qcc::formats;
-
 namespace {
 
-std::string tempDir() {
-  char tmpl[] = "/tmp/qcc-executor-gpu-XXXXXX";
-  const char *d = mkdtemp(tmpl);
-  return d ? d : "/tmp";
+bool hasFormat(const artifact::ArtifactFile &art, artifact::WeightFormat f) {
+  for (const artifact::LoadedTensor &t : art.tensors())
+    if (t.decl.format == f) return true;
+  return false;
+}
+
+// The artifact target whose kernels the device runs (CudaExecutor's choice),
+// and whether they use fp8 tensor cores (sm_89 and newer), or null.
+const artifact::TargetDecl *runTarget(const artifact::ArtifactFile &file, CudaDevice &dev, bool *fp8Mma) {
+  const artifact::TargetDecl *t = chooseKernelTarget(file.spec().targets, dev.ccMajor(), dev.ccMinor());
+  if (t) *fp8Mma = targetNumber(t->target) >= 89;
+  return t;
+}
+
+std::unique_ptr<rt::Session> cpuSession(const rt::Artifact &art, int64_t maxSeq) {
+  rt::SessionOptions so;
+  so.device = rt::Device::Cpu;
+  so.maxSeqLen = maxSeq;
+  auto s = rt::Session::create(art, so);
+  EXPECT_TRUE(s.isOk()) << s.message();
+  return s ? std::move(*s) : nullptr;
 }
 
 } // namespace
 
-void checkExecutorAgainstCpu(CudaDevice &device, const std::string &formatName, double bound,
-                             const ExecutorCheck &check) {
-  // (bound may grow for W8A8 formats, see below)
+void checkExecutorArtifacts(CudaDevice &device, const ExecutorArtifacts &a, double bound, const ExecutorCheck &check) {
+  // (bound may grow for W8A8 layers, see below)
   CudaDevice *dev = &device;
-  SCOPED_TRACE("format " + formatName + " on " + dev->archName());
-
-  artifact::testing::TinyOptions o;
-  o.seed = std::random_device{}(); // fresh weights each run
-  o.hidden = 256, o.intermediate = 768, o.layers = 2, o.heads = 4, o.kvHeads = 1, o.vocab = 320;
-  const artifact::testing::TinyModel model = artifact::testing::makeTinyModel(o);
-  std::optional<fm::FormatSpec> format;
-  if (formatName != "dense") {
-    auto f = fm::parseFormatSpec(formatName);
-    ASSERT_TRUE(f.isOk()) << f.message();
-    format = *f;
-  }
-  auto spec = artifact::testing::tinySpec(model, format);
-  ASSERT_TRUE(spec.isOk()) << spec.message();
-  const GpuTarget *target = targetForComputeCapability(dev->ccMajor(), dev->ccMinor());
-  const std::string dir = tempDir();
-  ASSERT_NE(target, nullptr) << "no qcc target for " << dev->archName();
-  auto kernels = compileArtifactKernels(*spec, {target->name}, /*fp8WeightOnly=*/true, dir + "/cache");
-  ASSERT_TRUE(kernels.isOk()) << kernels.message();
-  if (check.prepare) {
-    Status p = check.prepare(*spec, *kernels);
-    ASSERT_TRUE(p.isOk()) << p.message();
-  }
-  const std::string path = dir + "/model.qcc";
-  std::map<std::string, fm::QuantizedLinear> quantized;
-  Status w = artifact::testing::writeTinyArtifact(path, model, format, &quantized, *kernels);
-  ASSERT_TRUE(w.isOk()) << w.message();
+  SCOPED_TRACE(a.label + " on " + dev->archName() + ", checkpoint seed " + std::to_string(a.seed) + " (" + a.model +
+               ")");
+  auto file = artifact::ArtifactFile::open(a.model);
+  ASSERT_TRUE(file.isOk()) << file.message();
+  bool fp8Mma = false;
+  const artifact::TargetDecl *target = runTarget(**file, *dev, &fp8Mma);
+  ASSERT_NE(target, nullptr) << "the artifact has no kernels for " << dev->archName();
 
   // The reference the GPU must match: the CPU executor on the same artifact,
   // except for fp8 on a target without fp8 tensor cores, where the kernels
-  // compute e4m3 weights x bf16 activations (weight-only): then the CPU runs a
-  // dense artifact of the dequantized weights. `dense` is the unquantized model,
+  // compute e4m3 weights x bf16 activations (weight-only): then the CPU runs
+  // a model whose fp8 weights are the artifact's, dequantized, and whose
+  // other layers are compiled as before. `dense` is the unquantized model,
   // for reporting each format's own error next to the GPU-vs-CPU difference.
-  const bool weightOnly = format && format->format == fm::Format::FP8 && !target->hasFp8Mma;
-  std::string refPath = path;
+  const bool weightOnly = !fp8Mma && hasFormat(**file, artifact::WeightFormat::FP8);
   if (weightOnly) {
-    artifact::testing::MemoryWeights dequantized;
-    for (const std::string &name : model.weights.names()) {
-      const TensorRef *t = model.weights.find(name);
-      auto q = quantized.find(name);
-      if (q == quantized.end()) {
-        dequantized.add(name, t->dtype, t->shape, model.weights.bytes(name));
-        continue;
-      }
-      const std::vector<float> v = fm::dequantize(q->second);
-      std::vector<uint8_t> bytes(v.size() * 4);
-      std::memcpy(bytes.data(), v.data(), bytes.size());
-      dequantized.add(name, DType::F32, t->shape, std::move(bytes));
-    }
-    refPath = dir + "/weight-only-reference.qcc";
-    Status r = artifact::testing::writeLlamaArtifact(refPath, model.config, dequantized, std::nullopt);
-    ASSERT_TRUE(r.isOk()) << r.message();
+    ASSERT_FALSE(a.reference.empty()) << "prepared without the weight-only reference " << target->target << " needs";
   }
-  const std::string densePath = dir + "/dense.qcc";
-  Status d = artifact::testing::writeTinyArtifact(densePath, model, std::nullopt);
-  ASSERT_TRUE(d.isOk()) << d.message();
+  const std::string refPath = weightOnly ? a.reference : a.model;
 
-  auto file = artifact::ArtifactFile::open(path);
-  ASSERT_TRUE(file.isOk()) << file.message();
   CudaExecutorOptions eo;
-  eo.maxSeqLen = 64;
+  eo.maxSeqLen = kExecutorCheckMaxSeq;
   eo.poisonActivations = true;
   eo.cudaGraphs = check.cudaGraphs;
   auto gpu = CudaExecutor::create(**file, *dev, eo);
   ASSERT_TRUE(gpu.isOk()) << gpu.message();
-  EXPECT_EQ((*gpu)->kernelTarget(), target->name);
+  EXPECT_EQ((*gpu)->kernelTarget(), target->target);
 
   auto art = rt::Artifact::open(refPath);
   ASSERT_TRUE(art.isOk()) << art.message();
-  rt::SessionOptions so;
-  so.device = rt::Device::Cpu;
-  so.maxSeqLen = 64;
-  auto cpu = rt::Session::create(**art, so);
-  ASSERT_TRUE(cpu.isOk()) << cpu.message();
-  auto denseArt = rt::Artifact::open(densePath);
+  std::unique_ptr<rt::Session> cpu = cpuSession(**art, kExecutorCheckMaxSeq);
+  ASSERT_NE(cpu, nullptr);
+  auto denseArt = rt::Artifact::open(a.dense);
   ASSERT_TRUE(denseArt.isOk()) << denseArt.message();
-  auto dense = rt::Session::create(**denseArt, so);
-  ASSERT_TRUE(dense.isOk()) << dense.message();
+  std::unique_ptr<rt::Session> unquantized = cpuSession(**denseArt, kExecutorCheckMaxSeq);
+  ASSERT_NE(unquantized, nullptr);
 
-  std::mt19937 rng(o.seed);
-  std::uniform_int_distribution<int64_t> tok(0, o.vocab - 1);
-  std::vector<int64_t> prompt;
   // With quantised activations (W8A8), the bf16-level differences between
   // the two executors move some inputs across a rounding boundary, and each
   // such flip is a whole quantisation step: the two results then differ by up
   // to what two independent roundings would (about sqrt(2) x the format's
   // own error), not by bf16 noise. The bound follows: the larger of `bound`
-  // and 1.5 x the format's error, measured on the first prefill.
+  // and 1.5 x the format's error, measured on the first prefill. In a model
+  // that mixes W8A8 layers with others, that is the error of its W8A8 layers
+  // alone (the same checkpoint with every other layer unquantized).
   const bool quantizesActivations =
-      format && (format->format == fm::Format::INT8 || format->format == fm::Format::FP8) && !weightOnly;
+      hasFormat(**file, artifact::WeightFormat::INT8) ||
+      (fp8Mma && hasFormat(**file, artifact::WeightFormat::FP8));
+  bool quantized = false;
+  for (const artifact::LoadedTensor &t : (*file)->tensors())
+    quantized |= t.decl.format != artifact::WeightFormat::Dense && t.decl.format != artifact::WeightFormat::BF16;
+  const std::string w8a8OnlyPath = fp8Mma ? a.w8a8Only : a.w8a8OnlyWithoutFp8;
+  std::unique_ptr<rt::Artifact> w8a8OnlyArt;
+  std::unique_ptr<rt::Session> w8a8Only;
+  if (quantizesActivations && !w8a8OnlyPath.empty()) {
+    auto o = rt::Artifact::open(w8a8OnlyPath);
+    ASSERT_TRUE(o.isOk()) << o.message();
+    w8a8OnlyArt = std::move(*o);
+    w8a8Only = cpuSession(*w8a8OnlyArt, kExecutorCheckMaxSeq);
+    ASSERT_NE(w8a8Only, nullptr);
+  }
+
+  std::mt19937 rng(a.seed);
+  std::uniform_int_distribution<int64_t> tok(0, kExecutorCheckVocab - 1);
+  std::vector<int64_t> prompt;
   for (int round = 0; round < check.rounds; ++round) {
     // A longer prompt each round: the activation buffers grow, which must
     // invalidate the decode graph built for the old ones.
@@ -129,20 +117,27 @@ void checkExecutorAgainstCpu(CudaDevice &device, const std::string &formatName, 
     for (int64_t &t : prompt) t = tok(rng);
     auto g = (*gpu)->prefill(prompt);
     ASSERT_TRUE(g.isOk()) << g.message();
-    auto c = (*cpu)->prefill(prompt);
-    ASSERT_TRUE(c.isOk()) << c.message();
-    const double err = relError(*g, *c);
+    auto cp = cpu->prefill(prompt);
+    ASSERT_TRUE(cp.isOk()) << cp.message();
+    const double err = relError(*g, *cp);
     if (round == 0) {
-      auto u = (*dense)->prefill(prompt);
+      auto u = unquantized->prefill(prompt);
       ASSERT_TRUE(u.isOk()) << u.message();
-      const double formatErr = relError(*c, *u), gpuFormatErr = relError(*g, *u);
-      if (quantizesActivations) bound = std::max(bound, 1.5 * formatErr);
+      const double formatErr = relError(*cp, *u), gpuFormatErr = relError(*g, *u);
+      double w8a8Err = formatErr;
+      if (w8a8Only) {
+        auto o = w8a8Only->prefill(prompt);
+        ASSERT_TRUE(o.isOk()) << o.message();
+        w8a8Err = relError(*o, *u);
+      }
+      if (quantizesActivations) bound = std::max(bound, 1.5 * w8a8Err);
       std::printf("[ %s%s on %s ] prefill T=%zu: GPU vs CPU relative error %.3g (bound %.3g); vs the unquantized "
-                  "model: CPU %.3g, GPU %.3g\n",
-                  formatName.c_str(), weightOnly ? " weight-only" : "", target->name, prompt.size(), err, bound,
-                  formatErr, gpuFormatErr);
+                  "model: CPU %.3g, GPU %.3g%s\n",
+                  a.label.c_str(), weightOnly ? " weight-only" : "", target->target.c_str(), prompt.size(), err, bound,
+                  formatErr, gpuFormatErr,
+                  w8a8Only ? (", its W8A8 layers alone " + std::to_string(w8a8Err)).c_str() : "");
       // The GPU quantises as much as the CPU does (neither more nor less).
-      if (format && format->format != fm::Format::BF16) {
+      if (quantized) {
         EXPECT_GT(gpuFormatErr, 0.5 * formatErr) << "the GPU result is too close to the unquantized model";
         EXPECT_LT(gpuFormatErr, 2.0 * formatErr) << "the GPU result is too far from the unquantized model";
       }
@@ -152,14 +147,14 @@ void checkExecutorAgainstCpu(CudaDevice &device, const std::string &formatName, 
       const int64_t next = tok(rng);
       auto gd = (*gpu)->decode(next);
       ASSERT_TRUE(gd.isOk()) << gd.message();
-      auto cd = (*cpu)->decode(next);
+      auto cd = cpu->decode(next);
       ASSERT_TRUE(cd.isOk()) << cd.message();
       const double stepErr = relError(*gd, *cd);
       EXPECT_LT(stepErr, bound) << "decode step " << step << " relative error " << stepErr;
     }
     EXPECT_EQ((*gpu)->position(), int64_t(prompt.size()) + check.decodeSteps);
     (*gpu)->reset();
-    (*cpu)->reset();
+    cpu->reset();
   }
   if (check.cudaGraphs && dev->supportsGraphs()) {
     EXPECT_TRUE((*gpu)->usesCudaGraphs());
@@ -170,11 +165,56 @@ void checkExecutorAgainstCpu(CudaDevice &device, const std::string &formatName, 
     EXPECT_EQ((*gpu)->decodeGraphBuilds(), 0);
   }
   // Past the cache: a clear error, not a crash.
-  auto tooLong = (*gpu)->prefill(std::vector<int64_t>(65, 1));
+  auto tooLong = (*gpu)->prefill(std::vector<int64_t>(kExecutorCheckMaxSeq + 1, 1));
   EXPECT_FALSE(tooLong.isOk());
-  auto badToken = (*gpu)->decode(o.vocab);
+  auto badToken = (*gpu)->decode(kExecutorCheckVocab);
   EXPECT_FALSE(badToken.isOk());
 }
 
+void checkGreedyIdsOnArtifact(CudaDevice &device, const std::string &artifactPath, const std::vector<int64_t> &prompt,
+                              int tokens, bool cudaGraphs) {
+  SCOPED_TRACE("greedy ids of " + artifactPath + " on " + device.archName());
+  auto file = artifact::ArtifactFile::open(artifactPath);
+  ASSERT_TRUE(file.isOk()) << file.message();
+  bool fp8Mma = false;
+  const artifact::TargetDecl *target = runTarget(**file, device, &fp8Mma);
+  ASSERT_NE(target, nullptr) << "the artifact has no kernels for " << device.archName();
+  CudaExecutorOptions eo;
+  eo.maxSeqLen = int64_t(prompt.size()) + tokens;
+  eo.poisonActivations = true;
+  eo.cudaGraphs = cudaGraphs;
+  auto gpu = CudaExecutor::create(**file, device, eo);
+  ASSERT_TRUE(gpu.isOk()) << gpu.message();
+  EXPECT_EQ((*gpu)->kernelTarget(), target->target);
+  auto art = rt::Artifact::open(artifactPath);
+  ASSERT_TRUE(art.isOk()) << art.message();
+  std::unique_ptr<rt::Session> cpu = cpuSession(**art, eo.maxSeqLen);
+  ASSERT_NE(cpu, nullptr);
+
+  const int64_t V = (*file)->config().vocabSize;
+  auto argmax = [](const float *v, int64_t n) { return int64_t(std::max_element(v, v + n) - v); };
+  auto greedy = [&](auto &session, std::vector<int64_t> *ids) -> Status {
+    auto logits = session->prefill(prompt);
+    if (!logits) return logits.status();
+    int64_t next = argmax(logits->data() + (int64_t(prompt.size()) - 1) * V, V);
+    for (int i = 0; i < tokens; ++i) {
+      ids->push_back(next);
+      if (i + 1 == tokens) break;
+      auto step = session->decode(next);
+      if (!step) return step.status();
+      next = argmax(step->data(), V);
+    }
+    return Status::ok();
+  };
+  std::vector<int64_t> gpuIds, cpuIds;
+  Status g = greedy(*gpu, &gpuIds);
+  ASSERT_TRUE(g.isOk()) << g.message();
+  Status c = greedy(cpu, &cpuIds);
+  ASSERT_TRUE(c.isOk()) << c.message();
+  EXPECT_EQ(gpuIds, cpuIds);
+  std::string text;
+  for (int64_t id : gpuIds) text += " " + std::to_string(id);
+  std::printf("[ %s on %s ] greedy ids:%s\n", artifactPath.c_str(), target->target.c_str(), text.c_str());
+}
 
 } // namespace qcc::cuda::testing

@@ -236,7 +236,7 @@ TEST(CudaHostEmulation, SwiGluAttentionRope) {
   std::vector<uint16_t> gu = toBf16(randomFloats(size_t(M) * 2 * I, -4.f, 4.f));
   std::vector<uint16_t> out(size_t(M) * I, 0xffff);
   std::vector<float> sc(M);
-  qcc_emu::launch(EmuDim3{M, 1, 1}, 128, [&] { qcc_swiglu<I, 2 * I, 128, 0>(gu.data(), gu.data() + I, out.data(), sc.data()); });
+  qcc_emu::launch(EmuDim3{M, 1, 1}, 128, [&] { qcc_swiglu<I, 2 * I, 2 * I, 128, 0>(gu.data(), gu.data() + I, out.data(), sc.data()); });
   std::vector<double> ref(out.size());
   for (int m = 0; m < M; ++m)
     for (int i = 0; i < I; ++i) {
@@ -251,7 +251,7 @@ TEST(CudaHostEmulation, SwiGluAttentionRope) {
   std::vector<uint16_t> kc(size_t(HKV) * S * D, 0), vc(size_t(HKV) * S * D, 0), ao(size_t(T) * HQ * D, 0xffff);
   std::vector<int> pos = {0, 1, 2, 3, 4, 5};
   qcc_emu::launch(EmuDim3{T, 1, 1}, 64, [&] {
-    qcc_kv_store<HKV, D, S, QKV>(qkv.data() + HQ * D, qkv.data() + (HQ + HKV) * D, pos.data(), kc.data(), vc.data());
+    qcc_kv_store<HKV, D, S, QKV, QKV>(qkv.data() + HQ * D, qkv.data() + (HQ + HKV) * D, pos.data(), kc.data(), vc.data());
   });
   qcc_emu::launch(EmuDim3{T * HQ, 1, 1}, 128, [&] {
     qcc_attention<HQ, HKV, D, S, 4, QKV>(qkv.data(), kc.data(), vc.data(), pos.data(), ao.data());
@@ -302,4 +302,90 @@ TEST(CudaHostEmulation, SwiGluAttentionRope) {
     for (int i = (HQ + HKV) * D; i < QKV; ++i) ASSERT_EQ(qkv[size_t(t * QKV + i)], before[size_t(t * QKV + i)]);
   }
   EXPECT_LT(relError(got, rref), 1e-2);
+}
+
+// The strides and shapes the lowering produces besides the fused layouts:
+// SwiGLU over two separate GEMM outputs (LDG = LDU = I) and over a gate and
+// an up with different strides, a residual add over M rows of W, RoPE on
+// queries alone (HKV = 0), and a KV store whose k and v rows have different
+// strides.
+TEST(CudaHostEmulation, SeparateStridesAddAndQueryOnlyRope) {
+  const int M = 4, I = 200;
+  {
+    // gate [M][I] packed, up: the second half of [M][3I] rows (stride 3I).
+    std::vector<uint16_t> gate = toBf16(randomFloats(size_t(M) * I, -4.f, 4.f));
+    std::vector<uint16_t> wide = toBf16(randomFloats(size_t(M) * 3 * I, -4.f, 4.f));
+    std::vector<double> ref(size_t(M) * I);
+    for (int m = 0; m < M; ++m)
+      for (int i = 0; i < I; ++i) {
+        const double g = fm::bf16ToFloat(gate[size_t(m) * I + i]), u = fm::bf16ToFloat(wide[size_t(m) * 3 * I + I + i]);
+        ref[size_t(m) * I + i] = g / (1 + std::exp(-g)) * u;
+      }
+    std::vector<uint16_t> out(size_t(M) * I, 0xffff);
+    std::vector<float> sc(M);
+    qcc_emu::launch(EmuDim3{M, 1, 1}, 64,
+                    [&] { qcc_swiglu<I, I, 3 * I, 64, 0>(gate.data(), wide.data() + I, out.data(), sc.data()); });
+    EXPECT_LT(relError(fromBf16(out), ref), 4e-3);
+    // Both packed (two separate GEMM outputs), int8 codes out.
+    std::vector<uint16_t> up(size_t(M) * I);
+    for (int m = 0; m < M; ++m) std::copy_n(&wide[size_t(m) * 3 * I + I], I, &up[size_t(m) * I]);
+    std::vector<uint8_t> codes(size_t(M) * I, 0xee);
+    qcc_emu::launch(EmuDim3{M, 1, 1}, 64, [&] { qcc_swiglu<I, I, I, 64, 1>(gate.data(), up.data(), codes.data(), sc.data()); });
+    std::vector<float> got;
+    for (int m = 0; m < M; ++m)
+      for (int i = 0; i < I; ++i) got.push_back(float(int8_t(codes[size_t(m) * I + i])) * sc[size_t(m)]);
+    EXPECT_LT(relError(got, ref), 1.5e-2);
+  }
+  {
+    // qcc_add<W> over M rows: grid-stride over M * W elements, exact.
+    const int W = 96, rows = 7;
+    std::vector<uint16_t> a = toBf16(randomFloats(size_t(rows) * W, -8, 8)), b = toBf16(randomFloats(size_t(rows) * W, -8, 8));
+    std::vector<uint16_t> out(size_t(rows) * W + 5, 0xffff); // 5 past the end stay untouched
+    qcc_emu::launch(EmuDim3{2, 1, 1}, 128, [&] { qcc_add<W>(a.data(), b.data(), out.data(), rows); });
+    for (size_t i = 0; i < a.size(); ++i)
+      ASSERT_EQ(out[i], fm::floatToBf16(fm::bf16ToFloat(a[i]) + fm::bf16ToFloat(b[i]))) << i;
+    for (size_t i = a.size(); i < out.size(); ++i) ASSERT_EQ(out[i], 0xffff) << i;
+  }
+  {
+    // RoPE on q alone (HKV = 0) in rows of stride QS > HQ * D; k is never read.
+    const int HQ = 2, D = 64, T = 3, QS = 3 * D;
+    qcc::ModelConfig c;
+    c.headDim = D;
+    c.ropeTheta = 10000.0;
+    const std::vector<float> invFreq = qcc::cuda::llamaInvFreq(c);
+    std::vector<uint16_t> q = toBf16(randomFloats(size_t(T) * QS)), before = q;
+    std::vector<int> pos = {3, 0, 41};
+    qcc_emu::launch(EmuDim3{T, 1, 1}, 64, [&] { qcc_rope<HQ, 0, D, QS, 1>(q.data(), nullptr, pos.data(), invFreq.data()); });
+    std::vector<double> ref;
+    std::vector<float> got;
+    for (int t = 0; t < T; ++t) {
+      for (int h = 0; h < HQ; ++h)
+        for (int i = 0; i < D; ++i) {
+          const int base = t * QS + h * D, j = i % (D / 2);
+          const double ang = double(pos[size_t(t)]) * double(invFreq[size_t(j)]);
+          const double x1 = fm::bf16ToFloat(before[size_t(base + j)]), x2 = fm::bf16ToFloat(before[size_t(base + j + D / 2)]);
+          ref.push_back(i < D / 2 ? x1 * std::cos(ang) - x2 * std::sin(ang) : x2 * std::cos(ang) + x1 * std::sin(ang));
+          got.push_back(fm::bf16ToFloat(q[size_t(base + i)]));
+        }
+      for (int i = HQ * D; i < QS; ++i) ASSERT_EQ(q[size_t(t * QS + i)], before[size_t(t * QS + i)]);
+    }
+    EXPECT_LT(relError(got, ref), 1e-2);
+  }
+  {
+    // KV store: k rows of stride KS, v rows of stride VS (different buffers).
+    const int HKV = 2, D = 32, S = 8, T = 3, KS = 5 * D, VS = 2 * D;
+    std::vector<uint16_t> k = toBf16(randomFloats(size_t(T) * KS)), v = toBf16(randomFloats(size_t(T) * VS));
+    std::vector<uint16_t> kc(size_t(HKV) * S * D, 0x1234), vc(size_t(HKV) * S * D, 0x1234);
+    std::vector<int> pos = {6, 2, 9}; // 9 is past the cache: skipped
+    qcc_emu::launch(EmuDim3{T, 1, 1}, 64, [&] { qcc_kv_store<HKV, D, S, KS, VS>(k.data(), v.data(), pos.data(), kc.data(), vc.data()); });
+    std::vector<uint16_t> wantK(kc.size(), 0x1234), wantV(vc.size(), 0x1234);
+    for (int t = 0; t < 2; ++t)
+      for (int h = 0; h < HKV; ++h)
+        for (int d = 0; d < D; ++d) {
+          wantK[size_t((h * S + pos[size_t(t)]) * D + d)] = k[size_t(t * KS + h * D + d)];
+          wantV[size_t((h * S + pos[size_t(t)]) * D + d)] = v[size_t(t * VS + h * D + d)];
+        }
+    EXPECT_EQ(kc, wantK);
+    EXPECT_EQ(vc, wantV);
+  }
 }

@@ -7,6 +7,7 @@
 #include <sstream>
 #include <sys/stat.h>
 #include <thread>
+#include <unistd.h>
 
 namespace qcc::cuda::testing {
 
@@ -57,7 +58,12 @@ Expected<std::string> hostKernelSource(const GeneratedKernel &k) {
   for (size_t i = 0; i < types.size(); ++i)
     call += (i ? ", " : "") + std::string("*static_cast<") + types[i] + " *>(args[" + std::to_string(i) + "])";
   call += ")";
-  return k.source +
+  // The generated source names its GPU target on the first line; the host
+  // build is the same for every target, so that line is left out (one build
+  // of a kernel serves all targets instead of alternating between them).
+  std::string source = k.source;
+  if (source.rfind("// qcc kernel ", 0) == 0) source.erase(0, source.find('\n') + 1);
+  return source +
          "\n// host emulation entry (HostKernels.cpp)\n"
          "extern \"C\" void qcc_emu_launch(unsigned gx, unsigned gy, unsigned gz, unsigned block, void **args) {\n"
          "  qcc_emu::launch(EmuDim3{gx, gy, gz}, block, [&] { " + call + "; });\n}\n"
@@ -67,6 +73,10 @@ Expected<std::string> hostKernelSource(const GeneratedKernel &k) {
 
 Status buildHostKernels(const std::vector<GeneratedKernel> &kernels, const std::string &dir) {
   ::mkdir(dir.c_str(), 0755);
+  // A build is reused only with the same emulation (header and library) and
+  // compiler: a change to either rebuilds every kernel.
+  static const std::string toolchain = std::string(QCC_HOST_CXX) + "\n" + readFile(QCC_HOST_EMULATION_HEADER) + "\n" +
+                                       readFile(QCC_HOST_EMULATION_LIB);
   struct Job {
     std::string name, source, hash;
   };
@@ -75,7 +85,7 @@ Status buildHostKernels(const std::vector<GeneratedKernel> &kernels, const std::
     auto src = hostKernelSource(k);
     if (!src) return src.status();
     char hash[17];
-    std::snprintf(hash, sizeof hash, "%016llx", static_cast<unsigned long long>(fnv1a(*src)));
+    std::snprintf(hash, sizeof hash, "%016llx", static_cast<unsigned long long>(fnv1a(toolchain + *src)));
     struct stat st;
     if (readFile(dir + "/" + k.name + ".hash") == hash && ::stat((dir + "/" + k.name + ".so").c_str(), &st) == 0)
       continue; // built from this source already
@@ -87,16 +97,25 @@ Status buildHostKernels(const std::vector<GeneratedKernel> &kernels, const std::
     for (size_t i = next++; i < jobs.size(); i = next++) {
       const Job &j = jobs[i];
       const std::string base = dir + "/" + j.name;
-      { std::ofstream(base + ".cpp") << j.source; }
+      // Processes (test suites, lit) may build the same kernel at once: each
+      // writes its own files and renames the results into place.
+      const std::string tmp = base + ".tmp" + std::to_string(::getpid());
+      { std::ofstream(tmp + ".cpp") << j.source; }
       // -O1: the emulation's cost is threads and barriers, not arithmetic.
       const std::string cmd = std::string(QCC_HOST_CXX) + " -std=c++17 -O1 -g0 -fPIC -shared -w -pthread -include " +
-                              QCC_HOST_EMULATION_HEADER + " " + base + ".cpp " + QCC_HOST_EMULATION_LIB + " -o " +
-                              base + ".so.tmp > " + base + ".log 2>&1 && mv " + base + ".so.tmp " + base + ".so";
-      if (std::system(cmd.c_str()) != 0) {
-        errors[i] = j.name + ": host build failed:\n" + readFile(base + ".log");
+                              QCC_HOST_EMULATION_HEADER + " " + tmp + ".cpp " + QCC_HOST_EMULATION_LIB + " -o " + tmp +
+                              ".so > " + tmp + ".log 2>&1";
+      const bool built = std::system(cmd.c_str()) == 0;
+      if (!built) errors[i] = j.name + ": host build failed:\n" + readFile(tmp + ".log");
+      ::unlink((tmp + ".cpp").c_str());
+      ::unlink((tmp + ".log").c_str());
+      if (!built || ::rename((tmp + ".so").c_str(), (base + ".so").c_str()) != 0) {
+        ::unlink((tmp + ".so").c_str());
+        if (built) errors[i] = j.name + ": cannot move its host build into " + dir;
         continue;
       }
-      std::ofstream(base + ".hash") << j.hash;
+      { std::ofstream(tmp + ".hash") << j.hash; }
+      ::rename((tmp + ".hash").c_str(), (base + ".hash").c_str());
     }
   };
   const unsigned n = std::max(1u, std::min(std::thread::hardware_concurrency(), unsigned(jobs.size())));
@@ -108,6 +127,12 @@ Status buildHostKernels(const std::vector<GeneratedKernel> &kernels, const std::
   for (const std::string &e : errors)
     if (!e.empty()) all += (all.empty() ? "" : "\n") + e;
   return all.empty() ? Status::ok() : Status::error(all);
+}
+
+Status buildHostKernelsIfEmulated(const std::vector<GeneratedKernel> &kernels) {
+  const char *dir = std::getenv("QCC_EMU_KERNELS");
+  if (!dir || !*dir) return Status::ok();
+  return buildHostKernels(kernels, dir);
 }
 
 } // namespace qcc::cuda::testing

@@ -6,7 +6,8 @@
 //                                  unsigned block, void **kernelParams);
 //   extern "C" const unsigned qcc_emu_param_count, qcc_emu_param_sizes[];
 // unpacking cuLaunchKernel's parameter array by the entry point's own
-// parameter types (the sizes let graph nodes copy argument values). Builds are cached by source (a sidecar hash file).
+// parameter types (the sizes let graph nodes copy argument values). Builds are
+// cached by source, emulation and compiler (a sidecar hash file).
 #pragma once
 
 #include "codegen/cuda/Kernels.h"
@@ -22,5 +23,10 @@ Expected<std::string> hostKernelSource(const GeneratedKernel &kernel);
 // Compiles the kernels not yet built in `dir` (in parallel); the error carries
 // the compiler's output.
 Status buildHostKernels(const std::vector<GeneratedKernel> &kernels, const std::string &dir);
+
+// For programs that run on a GPU or, as a rehearsal, on the emulated driver
+// (QCC_CUDA_DRIVER=libqcc-emu-cuda.so): when QCC_EMU_KERNELS names the
+// driver's kernel folder, builds the kernels there; otherwise does nothing.
+Status buildHostKernelsIfEmulated(const std::vector<GeneratedKernel> &kernels);
 
 } // namespace qcc::cuda::testing

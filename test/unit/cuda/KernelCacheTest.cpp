@@ -177,6 +177,7 @@ TEST(KernelCache, ParallelProcessesCompilingOneKernel) {
   // The entry is valid and is what a fresh compile hits.
   KernelSpec spec;
   spec.kind = KernelKind::Add;
+  spec.width = 4096; // the same kernel qcc-cache-stress compiles
   Expected<GeneratedKernel> g = generateKernel(spec, allTargets()[0]);
   ASSERT_TRUE(g);
   CompileOptions opts;

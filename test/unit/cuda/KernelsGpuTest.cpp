@@ -1,12 +1,14 @@
 // GPU checks (ctest label `gpu`): every kernel runs on random inputs and is
 // compared with a CPU reference built on runtime/formats. Outputs are poisoned
 // (0xff bytes: NaN for bf16/f32) before each launch so a kernel that skips an
-// element fails. Skipped cleanly when there is no driver or no device.
+// element fails. Skipped cleanly when there is no driver or no device. Runs
+// on the emulated driver as well (scripts/gpu-check.sh --emulated).
 #include "codegen/cuda/Compile.h"
 #include "codegen/cuda/Kernels.h"
 #include "runtime/cuda/Packing.h"
 #include "runtime/cuda/CudaDevice.h"
 #include "runtime/formats/Formats.h"
+#include "HostKernels.h"
 #include "KernelTestData.h"
 
 #include <gtest/gtest.h>
@@ -77,6 +79,8 @@ CUfunction build(Gpu *g, const KernelSpec &spec) {
   Expected<GeneratedKernel> gen = generateKernel(spec, g->target);
   EXPECT_TRUE(gen) << gen.message();
   if (!gen) return nullptr;
+  Status host = qcc::cuda::testing::buildHostKernelsIfEmulated({*gen}); // on the emulated driver
+  EXPECT_TRUE(host.isOk()) << host.message();
   CompileOptions opts;
   opts.cacheDir = g->cacheDir;
   Expected<CompiledKernel> k = compileKernel(*gen, g->target, opts);
@@ -114,10 +118,9 @@ template <typename T> std::vector<T> download(Gpu *g, const DeviceBuffer &b, siz
   return v;
 }
 
-void run(Gpu *g, CUfunction f, const KernelSpec &spec, int64_t rows, std::vector<void *> args,
-         int64_t elements = 0) {
+void run(Gpu *g, CUfunction f, const KernelSpec &spec, int64_t rows, std::vector<void *> args) {
   ASSERT_NE(f, nullptr);
-  LaunchDims d = launchDims(spec, rows, elements);
+  LaunchDims d = launchDims(spec, rows);
   ASSERT_TRUE(g->dev->launch(f, d.grid, d.block, 0, args.data()).isOk());
   Status s = g->dev->synchronize();
   ASSERT_TRUE(s.isOk()) << s.message();
@@ -139,20 +142,25 @@ struct GemmCase {
   GemmTile tile;
 };
 
+KernelSpec gemmSpec(const GemmCase &c) {
+  KernelSpec spec;
+  spec.kind = KernelKind::Gemm;
+  spec.format = c.format;
+  spec.n = c.N;
+  spec.k = c.K;
+  spec.group = 128;
+  spec.residual = c.residual;
+  spec.tile = c.tile;
+  return spec;
+}
+
 void checkGemm(Gpu *g, const GemmCase &c) {
   SCOPED_TRACE(std::string(gemmFormatName(c.format)) + " M=" + std::to_string(c.M) + " N=" + std::to_string(c.N) +
                " K=" + std::to_string(c.K) + " tile m" + std::to_string(c.tile.mTiles) + "n" +
                std::to_string(c.tile.nTiles) + "w" + std::to_string(c.tile.warpsN) + "s" +
                std::to_string(c.tile.kSplit) + (c.tile.wgmma ? " wgmma" : "") + (c.residual ? " +residual" : ""));
   const int64_t M = c.M, N = c.N, K = c.K;
-  KernelSpec spec;
-  spec.kind = KernelKind::Gemm;
-  spec.format = c.format;
-  spec.n = N;
-  spec.k = K;
-  spec.group = 128;
-  spec.residual = c.residual;
-  spec.tile = c.tile;
+  const KernelSpec spec = gemmSpec(c);
   CUfunction f = build(g, spec);
   ASSERT_NE(f, nullptr);
 
@@ -259,12 +267,35 @@ std::vector<GemmTile> tilesFor(Gpu *g, GemmFormat f, int64_t M, int64_t N, int64
   return tiles;
 }
 
+// Compiles (NVRTC, into the test's cache) and, on the emulated driver, builds
+// for the host every kernel of `specs` at once, on all cores, so that the
+// suite's one-by-one builds find them ready.
+void prebuild(Gpu *g, const std::vector<KernelSpec> &specs) {
+  std::vector<GeneratedKernel> gen;
+  for (const KernelSpec &s : specs) {
+    Expected<GeneratedKernel> k = generateKernel(s, g->target);
+    ASSERT_TRUE(k) << k.message();
+    gen.push_back(*k);
+  }
+  CompileOptions opts;
+  opts.cacheDir = g->cacheDir;
+  Expected<std::vector<CompiledKernel>> compiled = compileKernels(gen, g->target, opts);
+  ASSERT_TRUE(compiled) << compiled.message();
+  Status host = qcc::cuda::testing::buildHostKernelsIfEmulated(gen);
+  ASSERT_TRUE(host.isOk()) << host.message();
+}
+
 void gemmSuite(GemmFormat f) {
   REQUIRE_GPU();
   if (f == GemmFormat::FP8 && !G->target.hasFp8Mma) GTEST_SKIP() << "fp8 mma needs sm_89+, device is " << G->arch;
+  std::vector<GemmCase> cases;
   for (int64_t M : {1, 7, 16, 45, 130})
     for (auto [N, K] : {std::pair<int64_t, int64_t>{136, 256}, {512, 1024}})
-      for (const GemmTile &t : tilesFor(G, f, M, N, K)) checkGemm(G, {f, M, N, K, M % 2 == 1, t});
+      for (const GemmTile &t : tilesFor(G, f, M, N, K)) cases.push_back({f, M, N, K, M % 2 == 1, t});
+  std::vector<KernelSpec> specs;
+  for (const GemmCase &c : cases) specs.push_back(gemmSpec(c));
+  prebuild(G, specs);
+  for (const GemmCase &c : cases) checkGemm(G, c);
 }
 
 } // namespace
@@ -350,35 +381,42 @@ TEST(CudaKernelsGpu, RmsNormWithQuantisation) {
 TEST(CudaKernelsGpu, SwiGluWithQuantisation) {
   REQUIRE_GPU();
   const int64_t M = 9, I = 1000; // I not a multiple of the block: tail handling
-  for (QuantOut q : {QuantOut::None, QuantOut::Int8, QuantOut::Fp8}) {
-    SCOPED_TRACE(int(q));
-    KernelSpec spec;
-    spec.kind = KernelKind::SwiGlu;
-    spec.width = I;
-    spec.ld = 2 * I; // fused gate|up rows
-    spec.threads = 256;
-    spec.quant = q;
-    CUfunction f = build(G, spec);
-    std::vector<uint16_t> gu16 = toBf16(randomFloats(size_t(M * 2 * I), -4.f, 4.f));
-    std::vector<float> gu = fromBf16(gu16);
-    std::vector<float> y(size_t(M * I));
-    std::vector<double> yd(y.size());
-    for (int64_t m = 0; m < M; ++m)
-      for (int64_t i = 0; i < I; ++i) {
-        const double gv = gu[m * 2 * I + i], uv = gu[m * 2 * I + I + i];
-        y[m * I + i] = fm::roundToBf16(float(gv / (1.0 + std::exp(-gv)) * uv));
-        yd[m * I + i] = y[m * I + i];
+  // gate | up as halves of fused [M][2I] rows, or gate [M][I] packed and up
+  // the middle third of [M][3I] rows (separate GEMM outputs).
+  for (bool separate : {false, true})
+    for (QuantOut q : {QuantOut::None, QuantOut::Int8, QuantOut::Fp8}) {
+      SCOPED_TRACE(std::string(separate ? "separate gate, up" : "fused gate|up") + " quant " + std::to_string(int(q)));
+      KernelSpec spec;
+      spec.kind = KernelKind::SwiGlu;
+      spec.width = I;
+      spec.ld = separate ? I : 2 * I;
+      spec.ld2 = separate ? 3 * I : 2 * I;
+      spec.threads = 256;
+      spec.quant = q;
+      CUfunction f = build(G, spec);
+      std::vector<uint16_t> g16 = toBf16(randomFloats(size_t(M * spec.ld), -4.f, 4.f));
+      std::vector<uint16_t> u16 = separate ? toBf16(randomFloats(size_t(M * spec.ld2), -4.f, 4.f)) : g16;
+      const int64_t upOffset = I; // the up half (fused) or third (separate) starts at column I
+      std::vector<float> y(size_t(M * I));
+      std::vector<double> yd(y.size());
+      for (int64_t m = 0; m < M; ++m)
+        for (int64_t i = 0; i < I; ++i) {
+          const double gv = fm::bf16ToFloat(g16[size_t(m * spec.ld + i)]);
+          const double uv = fm::bf16ToFloat(u16[size_t(m * spec.ld2 + upOffset + i)]);
+          y[m * I + i] = fm::roundToBf16(float(gv / (1.0 + std::exp(-gv)) * uv));
+          yd[m * I + i] = y[m * I + i];
+        }
+      DeviceBuffer dg = upload(G, g16), du = separate ? upload(G, u16) : DeviceBuffer();
+      DeviceBuffer dOut = poisoned(G, size_t(M * I) * (q == QuantOut::None ? 2 : 1)), dScale = poisoned(G, size_t(M) * 4);
+      CUdeviceptr pg = dg.ptr(), pu = (separate ? du.ptr() : dg.ptr()) + size_t(upOffset) * 2, po = dOut.ptr(),
+                  ps = dScale.ptr();
+      run(G, f, spec, M, {&pg, &pu, &po, &ps});
+      if (q == QuantOut::None) {
+        EXPECT_LT(relError(fromBf16(download<uint16_t>(G, dOut, size_t(M * I))), yd), 4e-3);
+      } else {
+        checkQuantRows(y, M, I, q, download<uint8_t>(G, dOut, size_t(M * I)), download<float>(G, dScale, size_t(M)));
       }
-    DeviceBuffer dgu = upload(G, gu16);
-    DeviceBuffer dOut = poisoned(G, size_t(M * I) * (q == QuantOut::None ? 2 : 1)), dScale = poisoned(G, size_t(M) * 4);
-    CUdeviceptr pg = dgu.ptr(), pu = dgu.ptr() + size_t(I) * 2, po = dOut.ptr(), ps = dScale.ptr();
-    run(G, f, spec, M, {&pg, &pu, &po, &ps});
-    if (q == QuantOut::None) {
-      EXPECT_LT(relError(fromBf16(download<uint16_t>(G, dOut, size_t(M * I))), yd), 4e-3);
-    } else {
-      checkQuantRows(y, M, I, q, download<uint8_t>(G, dOut, size_t(M * I)), download<float>(G, dScale, size_t(M)));
     }
-  }
 }
 
 TEST(CudaKernelsGpu, PerTokenQuantisation) {
@@ -420,17 +458,20 @@ TEST(CudaKernelsGpu, ResidualAddIsExact) {
   REQUIRE_GPU();
   KernelSpec spec;
   spec.kind = KernelKind::Add;
+  spec.width = 1003; // rows of W elements; M x W not a multiple of the block
   CUfunction f = build(G, spec);
-  const int64_t n = 100003;
+  const int64_t M = 97, n = M * spec.width;
   std::vector<uint16_t> a = toBf16(randomFloats(size_t(n), -8, 8)), b = toBf16(randomFloats(size_t(n), -8, 8));
-  DeviceBuffer da = upload(G, a), db = upload(G, b), dout = poisoned(G, size_t(n) * 2);
+  // One row more than M: the kernel must leave it alone.
+  DeviceBuffer da = upload(G, a), db = upload(G, b), dout = poisoned(G, size_t(n + spec.width) * 2);
   CUdeviceptr pa = da.ptr(), pb = db.ptr(), po = dout.ptr();
-  long long nn = n;
-  run(G, f, spec, 0, {&pa, &pb, &po, &nn}, n);
-  std::vector<uint16_t> out = download<uint16_t>(G, dout, size_t(n));
+  int m32 = int(M);
+  run(G, f, spec, M, {&pa, &pb, &po, &m32});
+  std::vector<uint16_t> out = download<uint16_t>(G, dout, size_t(n + spec.width));
   int64_t bad = 0;
   for (int64_t i = 0; i < n; ++i) bad += out[i] != fm::floatToBf16(fm::bf16ToFloat(a[i]) + fm::bf16ToFloat(b[i]));
   EXPECT_EQ(bad, 0);
+  for (int64_t i = n; i < n + spec.width; ++i) ASSERT_EQ(out[size_t(i)], 0xffff) << "row M written at " << i;
 }
 
 TEST(CudaKernelsGpu, EmbeddingLookup) {
@@ -511,23 +552,44 @@ TEST(CudaKernelsGpu, RopeLlama3) {
   }
   EXPECT_LT(relError(gq, qr), 1e-2);
   EXPECT_LT(relError(gk, kr), 1e-2);
+
+  // Queries alone (no kv heads: k is never read or written) on the same rows.
+  KernelSpec qonly = spec;
+  qonly.kvHeads = 0;
+  qonly.ld2 = 0;
+  CUfunction fq = build(G, qonly);
+  DeviceBuffer dq2 = upload(G, qkv);
+  CUdeviceptr pq2 = dq2.ptr(), none = 0;
+  run(G, fq, qonly, T, {&pq2, &none, &pp});
+  got = download<uint16_t>(G, dq2, qkv.size());
+  gq.clear();
+  for (int64_t t = 0; t < T; ++t) {
+    for (int64_t i = 0; i < 8 * D; ++i) gq.push_back(fm::bf16ToFloat(got[size_t(t * QKV + i)]));
+    for (int64_t i = 8 * D; i < QKV; ++i) ASSERT_EQ(got[size_t(t * QKV + i)], qkv[size_t(t * QKV + i)]);
+  }
+  EXPECT_LT(relError(gq, qr), 1e-2);
 }
 
 TEST(CudaKernelsGpu, KvStoreThenCausalGqaAttention) {
   REQUIRE_GPU();
   const int64_t HQ = 8, HKV = 2, D = 128, S = 512, QKV = (HQ + 2 * HKV) * D;
-  // packed q [T][HQ][D], k/v [T][HKV][D]; or slices of fused qkv rows [T][QKV]
-  for (bool fused : {false, true}) {
-    SCOPED_TRACE(fused ? "fused qkv rows" : "packed q, k, v");
+  // packed q [T][HQ][D], k/v [T][HKV][D]; slices of fused qkv rows [T][QKV];
+  // or q and k slices of fused rows with v packed apart (different strides).
+  enum Layout { Packed, Fused, FusedQkPackedV };
+  for (Layout layout : {Packed, Fused, FusedQkPackedV}) {
+    const bool fused = layout != Packed;
+    SCOPED_TRACE(layout == Packed ? "packed q, k, v" : layout == Fused ? "fused qkv rows" : "fused q, k; packed v");
     KernelSpec kv;
     kv.kind = KernelKind::KvStore;
     kv.kvHeads = HKV;
     kv.headDim = D;
     kv.maxSeq = S;
     kv.ld = fused ? QKV : 0;
+    kv.ld2 = layout == FusedQkPackedV ? HKV * D : 0;
     KernelSpec at = kv;
     at.kind = KernelKind::Attention;
     at.heads = HQ;
+    at.ld2 = 0;
     CUfunction fkv = build(G, kv), fat = build(G, at);
     // Prefill of 37 tokens at positions 0..36, then one decode step at 300
     // over a cache whose other positions hold random history.
@@ -546,12 +608,17 @@ TEST(CudaKernelsGpu, KvStoreThenCausalGqaAttention) {
         for (int64_t t = 0; t < T; ++t) {
           std::copy_n(&q[size_t(t * HQ * D)], HQ * D, &qkv[size_t(t * QKV)]);
           std::copy_n(&kn[size_t(t * HKV * D)], HKV * D, &qkv[size_t(t * QKV + HQ * D)]);
-          std::copy_n(&vn[size_t(t * HKV * D)], HKV * D, &qkv[size_t(t * QKV + (HQ + HKV) * D)]);
+          if (layout == Fused) // FusedQkPackedV: the v slot holds other values
+            std::copy_n(&vn[size_t(t * HKV * D)], HKV * D, &qkv[size_t(t * QKV + (HQ + HKV) * D)]);
         }
         dqkv = upload(G, qkv);
         pq = dqkv.ptr();
         pkn = dqkv.ptr() + size_t(HQ * D) * 2;
         pvn = dqkv.ptr() + size_t((HQ + HKV) * D) * 2;
+        if (layout == FusedQkPackedV) {
+          dvn = upload(G, vn);
+          pvn = dvn.ptr();
+        }
       } else {
         dq = upload(G, q);
         dkn = upload(G, kn);
