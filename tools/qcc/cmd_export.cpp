@@ -105,8 +105,10 @@ int runExport(const std::vector<std::string> &args) {
   if (dtype != "" && dtype != "f32" && dtype != "bf16") return fail("--dtype expects f32 or bf16, got '" + dtype + "'");
   translate.outputDir = output;
   // The output folder is checked before any work (and again when it is written).
-  if (qcc::Status s = qcc::compressed_tensors::checkExportOutput(output, translate.overwrite); !s)
-    return fail(s.message() + (translate.overwrite ? "" : " (--overwrite replaces it)"));
+  if (qcc::Status s = qcc::compressed_tensors::checkExportOutput(output, translate.overwrite); !s) {
+    const bool exists = llvm::StringRef(s.message()).ends_with("already exists");
+    return fail(s.message() + (exists ? " (--overwrite replaces it)" : ""));
+  }
   if (!calibGiven) {
     std::string note = defaultCalibration(options, modelDir);
     if (!note.empty()) progress.line(note);

@@ -67,10 +67,8 @@ std::vector<Case> cases() {
   out.push_back({"int8-gptq-smoothquant", smooth, ""});
   out.push_back({"fp8", optionsFor("fp8", "rtn"), ""});
   // AWQ rescales the norms (f32 parameters); a bf16 rule keeps down_proj dense.
-  out.push_back({"w4a16-awq", optionsFor("w4a16", "awq"), "\"*.mlp.down_proj\": bf16\n"});
-  out.push_back({"mixed-rules", optionsFor("w4a16", "rtn"),
-                 "lm_head: bf16\n\"*.mlp.down_proj\": bf16\n\"layers.0.*\": int8\n\"*.self_attn.o_proj\": fp8\n"
-                 "\"*\": w4a16:64\n"});
+  out.push_back({"w4a16-awq", optionsFor("w4a16", "awq"), "\"re:.*[.]mlp[.]down_proj\": bf16\n"});
+  out.push_back({"mixed-rules", optionsFor("w4a16", "rtn"), kMixedRules});
   return out;
 }
 
@@ -111,6 +109,11 @@ TEST_P(ExportRoundTrip, FolderHoldsTheIrExactly) {
   std::vector<std::string> bf16Linears;
   for (const auto &e : plan->entries) {
     if (e.kind != compressed_tensors::ExportEntry::Kind::Linear) continue;
+    if (c.rules == kMixedRules) {
+      EXPECT_EQ(formats::formatSpecName(e.format), mixedRulesFormat(e.name)) << e.name;
+    } else if (c.options.method == "awq" && e.name.find(".mlp.down_proj") != std::string::npos) {
+      EXPECT_EQ(e.format.format, formats::Format::BF16) << e.name;
+    }
     if (e.format.format == formats::Format::BF16) {
       bf16Linears.push_back(e.name);
       continue;
@@ -243,7 +246,7 @@ TEST(Export, RefusesWhatVllmCannotServe) {
                "without --include-lm-head"});
 
   // q|k|v in two formats: refused by the plan check, before anything is written.
-  writeFile(tmp.file("rules.yaml"), "\"*.k_proj\": int8\n");
+  writeFile(tmp.file("rules.yaml"), "\"re:.*[.]k_proj\": int8\n");
   QuantizationOptions split = optionsFor("w4a16", "rtn");
   split.layerFormatsFile = tmp.file("rules.yaml");
   auto s = quantizeModel(bundledModel(), split);

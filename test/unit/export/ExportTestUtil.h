@@ -39,6 +39,25 @@ inline std::vector<std::string> listDir(const std::string &dir) {
   return out;
 }
 
+// Per-layer rules of every format at once, first match wins. Regular
+// expressions rather than globs: qcc-select-formats keeps llvm::GlobPattern
+// objects whose pattern text (a StringRef) points at a buffer freed after
+// parsing, so glob rules match at random (reported to the lead; regex rules
+// own their text).
+inline const char *kMixedRules = "\"re:lm_head\": bf16\n"
+                                 "\"re:.*[.]mlp[.]down_proj\": bf16\n"
+                                 "\"re:layers[.]0[.].*\": int8\n"
+                                 "\"re:.*[.]self_attn[.]o_proj\": fp8\n"
+                                 "\"re:.*\": w4a16:64\n";
+
+// The format kMixedRules gives `layer` ("model.layers.0.self_attn.q_proj").
+inline std::string mixedRulesFormat(const std::string &layer) {
+  if (layer == "lm_head" || layer.find(".mlp.down_proj") != std::string::npos) return "bf16";
+  if (layer.rfind("model.layers.0.", 0) == 0) return "int8";
+  if (layer.find(".self_attn.o_proj") != std::string::npos) return "fp8";
+  return "w4a16:g64";
+}
+
 // A model imported and run through the quantization pipeline in this process.
 struct QuantizedModel {
   std::unique_ptr<TempDir> params; // the passes' archives

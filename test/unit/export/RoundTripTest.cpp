@@ -46,8 +46,7 @@ std::vector<Case> cases() {
   smooth.smoothQuantAlpha = 0.5;
   out.push_back({"int8-gptq-smoothquant", smooth, ""});
   out.push_back({"fp8", optionsFor("fp8", "rtn"), ""});
-  out.push_back({"mixed-rules", optionsFor("w4a16", "rtn"),
-                 "lm_head: bf16\n\"*.mlp.down_proj\": bf16\n\"layers.0.*\": int8\n\"*.self_attn.o_proj\": fp8\n\"*\": w4a16:64\n"});
+  out.push_back({"mixed-rules", optionsFor("w4a16", "rtn"), kMixedRules});
   return out;
 }
 
