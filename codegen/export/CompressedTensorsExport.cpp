@@ -8,6 +8,7 @@
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 
 #include <set>
+#include <sys/stat.h>
 
 using namespace mlir;
 
@@ -173,6 +174,23 @@ private:
   std::map<std::string, std::string> denseIdentity_; // name -> weightIdentity
 };
 
+// generation_config.json of the checkpoint folder the importer named
+// @checkpoint, when there is one: vLLM and transformers take their default
+// sampling settings (and Instruct models' end-of-turn ids) from it. The import
+// does not record it, so it is read as it is now; "" when absent.
+Expected<std::string> checkpointGenerationConfig(ModuleOp module) {
+  for (auto archive : module.getOps<ArchiveOp>()) {
+    if (archive.getSymName() != "checkpoint") continue;
+    const std::string path = archive.getPath().str() + "/generation_config.json";
+    struct stat st;
+    if (::stat(path.c_str(), &st) != 0 || !S_ISREG(st.st_mode)) return std::string();
+    auto file = MappedFile::open(path);
+    if (!file) return file.status();
+    return std::string(reinterpret_cast<const char *>((*file)->data()), (*file)->size());
+  }
+  return std::string();
+}
+
 } // namespace
 
 Expected<CompressedTensorsPlan> planCompressedTensorsExport(ModuleOp module, bool requireQuantized) {
@@ -192,6 +210,9 @@ Expected<ExportSummary> translateToCompressedTensors(ModuleOp module, const Expo
     files.push_back(std::move(*file));
   }
 
+  auto generationConfig = checkpointGenerationConfig(module);
+  if (!generationConfig) return generationConfig.status();
+
   compressed_tensors::ExportOptions writerOptions;
   writerOptions.overwrite = options.overwrite;
   writerOptions.maxShardBytes = options.maxShardBytes;
@@ -206,6 +227,11 @@ Expected<ExportSummary> translateToCompressedTensors(ModuleOp module, const Expo
     summary.files.push_back((*recorded)[i].name);
   }
   files.clear();
+  if (!generationConfig->empty()) {
+    QCC_RETURN_IF_ERROR((*writer)->writeFile("generation_config.json", generationConfig->data(),
+                                             generationConfig->size()));
+    summary.files.push_back("generation_config.json");
+  }
 
   const int64_t total = static_cast<int64_t>(plan->entries.size());
   for (size_t i = 0; i < plan->entries.size(); ++i) {

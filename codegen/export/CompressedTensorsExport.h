@@ -11,6 +11,8 @@
 //   * config.json from the module's `qcc.model_config` with the
 //     quantization_config those entries imply; the tokenizer files the
 //     importer recorded (`qcc.tokenizer`, each checked against its hash);
+//     generation_config.json of the @checkpoint folder when it has one (not
+//     recorded by the import: copied as it is at translation time);
 //   * bytes streamed one weight at a time from the IR's parameters
 //     (evaluateWeight: round-to-nearest is computed as it is written),
 //     through compressed_tensors::ExportWriter (sharded, atomic at the
@@ -64,7 +66,7 @@ struct ExportTranslateOptions {
 
 struct ExportSummary {
   std::vector<std::string> shards;               // safetensors file names
-  std::vector<std::string> files;                // tokenizer files written
+  std::vector<std::string> files;                // tokenizer files (and generation_config.json) written
   uint64_t tensorBytes = 0;                      // bytes of every tensor
   std::map<std::string, uint64_t> bytesByFormat; // "w4a16:g128" / "BF16" -> bytes
   size_t linears = 0, quantizedLinears = 0;

@@ -289,3 +289,25 @@ TEST(Export, RefusesWhatVllmCannotServe) {
 }
 
 } // namespace
+
+namespace {
+
+// generation_config.json (vLLM's and transformers' default sampling settings)
+// travels from the checkpoint folder into the export as it is; a folder
+// without one gives an export without one (the bundled model, above).
+TEST(Export, CopiesTheGenerationConfig) {
+  TempDir tmp;
+  ASSERT_EQ(::mkdir(tmp.file("model").c_str(), 0755), 0);
+  for (const char *f : {"config.json", "model.safetensors", "tokenizer.json"})
+    writeFile(tmp.file(std::string("model/") + f), readFile(bundledModel() + "/" + f));
+  const std::string generation = "{\n  \"bos_token_id\": 0,\n  \"eos_token_id\": [1, 2],\n  \"temperature\": 0.6\n}\n";
+  writeFile(tmp.file("model/generation_config.json"), generation);
+  auto m = quantizeModel(tmp.file("model"), optionsFor("fp8", "rtn"));
+  ASSERT_TRUE(m.isOk()) << m.message();
+  ASSERT_TRUE(exportTo(*m->module, tmp.file("out")).isOk());
+  EXPECT_EQ(listDir(tmp.file("out")),
+            (std::vector<std::string>{"config.json", "generation_config.json", "model.safetensors", "tokenizer.json"}));
+  EXPECT_EQ(readFile(tmp.file("out/generation_config.json")), generation);
+}
+
+} // namespace
