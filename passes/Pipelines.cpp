@@ -1,6 +1,8 @@
 #include "passes/Pipelines.h"
 
 #include "passes/Passes.h"
+#include "support/Hash.h"
+#include "support/MappedFile.h"
 
 #include "mlir/Pass/PassRegistry.h"
 

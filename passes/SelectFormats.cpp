@@ -1,14 +1,12 @@
 // qcc-select-formats: the per-layer format map.
+#include "passes/FormatRules.h"
 #include "passes/PassRecord.h"
 #include "passes/Passes.h"
 
 #include "mlir/IR/BuiltinOps.h"
-#include "llvm/ADT/StringExtras.h"
-#include "llvm/Support/GlobPattern.h"
-#include "llvm/Support/MemoryBuffer.h"
-#include "llvm/Support/Regex.h"
-#include "llvm/Support/SourceMgr.h"
-#include "llvm/Support/YAMLParser.h"
+
+#include <map>
+#include <set>
 
 #define DEBUG_TYPE "qcc-select-formats"
 
@@ -22,119 +20,8 @@ using namespace mlir;
 namespace qcc {
 namespace {
 
-struct FormatRule {
-  std::string pattern;
-  std::optional<llvm::GlobPattern> glob;
-  std::optional<llvm::Regex> regex;
-  FormatKind kind;
-  int64_t groupSize;
-
-  bool matches(StringRef layer) const {
-    StringRef shortName = layer;
-    shortName.consume_front("model.");
-    if (regex) return regex->match(layer) || regex->match(shortName);
-    return glob->match(layer) || glob->match(shortName);
-  }
-};
-
-// "w4a16", "w4a16:64", "fp8", ...
-static FailureOr<std::pair<FormatKind, int64_t>> parseFormat(StringRef text, int64_t defaultGroup,
-                                                             std::string &error) {
-  auto [name, groupText] = text.trim().split(':');
-  std::optional<FormatKind> kind = symbolizeFormatKind(name);
-  if (!kind) {
-    error = ("unknown format '" + text + "' (expected bf16, fp8, int8, w4a16 or w4a16:G)").str();
-    return failure();
-  }
-  int64_t group = 0;
-  if (*kind == FormatKind::w4a16) {
-    group = defaultGroup;
-    if (!groupText.empty() && (groupText.getAsInteger(10, group) || group <= 0 || group % 8 != 0)) {
-      error = ("bad group size in '" + text + "' (a positive multiple of 8)").str();
-      return failure();
-    }
-  } else if (!groupText.empty()) {
-    error = ("format '" + name + "' takes no group size").str();
-    return failure();
-  }
-  return std::make_pair(*kind, group);
-}
-
-static FailureOr<FormatRule> makeRule(StringRef pattern, StringRef format, int64_t defaultGroup,
-                                      std::string &error) {
-  FormatRule rule;
-  rule.pattern = pattern.str();
-  if (pattern.consume_front("re:")) {
-    rule.regex.emplace(("^(" + pattern + ")$").str());
-    std::string regexError;
-    if (!rule.regex->isValid(regexError)) {
-      error = "bad regular expression '" + pattern.str() + "': " + regexError;
-      return failure();
-    }
-  } else {
-    auto glob = llvm::GlobPattern::create(pattern);
-    if (!glob) {
-      error = "bad glob '" + pattern.str() + "': " + llvm::toString(glob.takeError());
-      return failure();
-    }
-    rule.glob.emplace(std::move(*glob));
-  }
-  auto parsed = parseFormat(format, defaultGroup, error);
-  if (failed(parsed)) return failure();
-  rule.kind = parsed->first;
-  rule.groupSize = parsed->second;
-  return rule;
-}
-
-// Reads an ordered YAML/JSON mapping `pattern: format` (YAML's parser keeps
-// the order, and JSON objects are YAML flow mappings).
-static LogicalResult readRulesFile(StringRef path, int64_t defaultGroup, std::vector<FormatRule> &rules,
-                                   std::string &error) {
-  auto buffer = llvm::MemoryBuffer::getFile(path);
-  if (!buffer) {
-    error = (path + ": cannot read: " + buffer.getError().message()).str();
-    return failure();
-  }
-  llvm::SourceMgr sm;
-  std::string diagnostics;
-  llvm::raw_string_ostream diagStream(diagnostics);
-  sm.setDiagHandler([](const llvm::SMDiagnostic &d, void *ctx) {
-    *static_cast<llvm::raw_string_ostream *>(ctx) << d.getMessage();
-  }, &diagStream);
-  llvm::yaml::Stream stream((*buffer)->getBuffer(), sm);
-  auto docIt = stream.begin();
-  if (docIt == stream.end() || !docIt->getRoot()) {
-    error = (path + ": empty rules file").str();
-    return failure();
-  }
-  auto *map = dyn_cast<llvm::yaml::MappingNode>(docIt->getRoot());
-  if (!map) {
-    error = (path + ": expected a mapping of `pattern: format` rules" +
-             (diagnostics.empty() ? "" : ": " + diagnostics)).str();
-    return failure();
-  }
-  for (llvm::yaml::KeyValueNode &kv : *map) {
-    auto *key = dyn_cast_or_null<llvm::yaml::ScalarNode>(kv.getKey());
-    auto *value = dyn_cast_or_null<llvm::yaml::ScalarNode>(kv.getValue());
-    if (!key || !value) {
-      error = (path + ": every rule must be `pattern: format` with scalar strings" +
-               (diagnostics.empty() ? "" : ": " + diagnostics)).str();
-      return failure();
-    }
-    SmallString<64> keyStorage, valueStorage;
-    std::string ruleError;
-    auto rule = makeRule(key->getValue(keyStorage), value->getValue(valueStorage), defaultGroup, ruleError);
-    if (failed(rule)) {
-      error = (path + ": " + ruleError).str();
-      return failure();
-    }
-    rules.push_back(std::move(*rule));
-  }
-  if (!diagnostics.empty()) {
-    error = (path + ": " + diagnostics).str();
-    return failure();
-  }
-  return success();
+FormatAttr toAttr(MLIRContext *ctx, const FormatChoice &c) {
+  return FormatAttr::get(ctx, *symbolizeFormatKind(c.format), c.format == "w4a16" ? c.groupSize : 0);
 }
 
 struct SelectFormatsPass : impl::QccSelectFormatsBase<SelectFormatsPass> {
@@ -142,55 +29,65 @@ struct SelectFormatsPass : impl::QccSelectFormatsBase<SelectFormatsPass> {
 
   void runOnOperation() override {
     recordPass(getOperation(), *this);
-    std::string error;
-    auto defaultParsed = parseFormat(defaultFormat, groupSize, error);
-    if (failed(defaultParsed)) {
-      mlir::emitError(getOperation().getLoc(), "qcc-select-formats: ") << error;
-      return signalPassFailure();
-    }
+    auto fail = [&](const std::string &message) {
+      mlir::emitError(getOperation().getLoc(), "qcc-select-formats: ") << message;
+      signalPassFailure();
+    };
+    // One rule for the group size, whether or not any layer ends up w4a16.
+    if (Status s = checkGroupSize(groupSize); !s) return fail("group-size: " + s.message());
+    auto defaultChoice = parseFormatChoice(defaultFormat, groupSize);
+    if (!defaultChoice) return fail(defaultChoice.message());
     std::vector<FormatRule> ruleList;
     for (const std::string &r : rules) {
       auto [pattern, format] = StringRef(r).rsplit('=');
-      auto rule = makeRule(pattern, format, groupSize, error);
-      if (failed(rule) || format.empty()) {
-        mlir::emitError(getOperation().getLoc(), "qcc-select-formats: bad rule '") << r << "': " << error;
-        return signalPassFailure();
-      }
+      if (format.empty() || !StringRef(r).contains('=')) return fail("bad rule '" + r + "': expected pattern=format");
+      auto rule = makeFormatRule(pattern, format, groupSize, "rules option");
+      if (!rule) return fail("bad rule '" + r + "': " + rule.message());
       ruleList.push_back(std::move(*rule));
     }
-    if (!rulesFile.empty() && failed(readRulesFile(rulesFile, groupSize, ruleList, error))) {
-      mlir::emitError(getOperation().getLoc(), "qcc-select-formats: ") << error;
-      return signalPassFailure();
+    if (!rulesFile.empty()) {
+      auto fileRules = readFormatRules(rulesFile, groupSize);
+      if (!fileRules) return fail(fileRules.message());
+      for (FormatRule &r : *fileRules) ruleList.push_back(std::move(r));
     }
 
     MLIRContext *ctx = &getContext();
     bool failedAny = false;
+    // Per rule: how many layers it matches, and which rules win those layers.
+    std::vector<int> matched(ruleList.size(), 0), won(ruleList.size(), 0);
+    std::vector<std::set<size_t>> takenBy(ruleList.size());
     auto choose = [&](Operation *op, StringRef layer, int64_t k, bool isHead) -> FormatAttr {
       const FormatRule *match = nullptr;
-      for (const FormatRule &r : ruleList)
-        if (r.matches(layer)) { match = &r; break; }
-      FormatKind kind = defaultParsed->first;
-      int64_t group = defaultParsed->second;
-      if (match) {
-        kind = match->kind;
-        group = match->groupSize;
-      } else if (isHead && !includeLmHead) {
-        kind = FormatKind::bf16;
-        group = 0;
+      size_t winner = 0;
+      for (size_t i = 0; i < ruleList.size(); ++i) {
+        if (!ruleList[i].matches(layer)) continue;
+        ++matched[i];
+        if (!match) {
+          match = &ruleList[i];
+          winner = i;
+          ++won[i];
+        } else {
+          takenBy[i].insert(winner);
+        }
       }
-      if (kind == FormatKind::w4a16 && !ShapedType::isDynamic(k) && k % group != 0) {
+      FormatChoice choice = *defaultChoice;
+      if (match) {
+        choice = match->choice;
+      } else if (isHead && !includeLmHead) {
+        choice = FormatChoice{"bf16", 0};
+      }
+      if (choice.format == "w4a16" && !ShapedType::isDynamic(k) && k % choice.groupSize != 0) {
         if (match) {
-          op->emitError() << "rule '" << match->pattern << "' asks for w4a16 with group " << group
+          op->emitError() << "rule '" << match->pattern << "' asks for w4a16 with group " << choice.groupSize
                           << " but layer " << layer << " has " << k << " input channels";
           failedAny = true;
           return {};
         }
-        op->emitRemark() << "layer " << layer << ": group " << group << " does not divide its " << k
+        op->emitRemark() << "layer " << layer << ": group " << choice.groupSize << " does not divide its " << k
                          << " input channels; using int8 per channel instead of w4a16";
-        kind = FormatKind::int8;
-        group = 0;
+        choice = FormatChoice{"int8", 0};
       }
-      return FormatAttr::get(ctx, kind, group);
+      return toAttr(ctx, choice);
     };
 
     // A weight stored quantized (a pre-quantized checkpoint) keeps its format:
@@ -201,10 +98,12 @@ struct SelectFormatsPass : impl::QccSelectFormatsBase<SelectFormatsPass> {
       Type elem = cast<RankedTensorType>(weight.getType()).getElementType();
       if (isa<FloatType>(elem) && !isa<Float8E4M3FNType>(elem)) return false;
       ++kept;
-      for (const FormatRule &r : ruleList)
-        if (r.matches(layer)) {
-          if (r.kind != current.getKind() || (r.kind == FormatKind::w4a16 && r.groupSize != current.getGroupSize())) {
-            op->emitError() << "rule '" << r.pattern << "' asks for " << FormatAttr::get(ctx, r.kind, r.groupSize)
+      for (size_t i = 0; i < ruleList.size(); ++i)
+        if (const FormatRule &r = ruleList[i]; r.matches(layer)) {
+          ++matched[i];
+          ++won[i];
+          if (FormatAttr wanted = toAttr(ctx, r.choice); wanted != current) {
+            op->emitError() << "rule '" << r.pattern << "' asks for " << wanted
                             << " but layer " << layer << " is stored quantized as " << current
                             << " in the checkpoint (its codes are kept as they are)";
             failedAny = true;
@@ -229,7 +128,27 @@ struct SelectFormatsPass : impl::QccSelectFormatsBase<SelectFormatsPass> {
     if (kept)
       getOperation().emitRemark() << kept << " linear layers are stored quantized in the checkpoint: their formats "
                                   << "and codes are kept";
-    if (failedAny) signalPassFailure();
+    if (failedAny) return signalPassFailure();
+
+    // Rules that decide nothing are almost always a mistake: say which.
+    std::map<std::string, size_t> firstWithPattern;
+    for (size_t i = 0; i < ruleList.size(); ++i) {
+      const FormatRule &r = ruleList[i];
+      auto where = [&](const FormatRule &x) { return "'" + x.pattern + "' (" + x.origin + ")"; };
+      auto [it, fresh] = firstWithPattern.try_emplace(r.pattern, i);
+      if (!fresh) {
+        getOperation().emitWarning() << "qcc-select-formats: rule " << where(r) << " repeats the pattern of rule "
+                                     << where(ruleList[it->second]) << "; only the first applies";
+      } else if (matched[i] == 0) {
+        getOperation().emitWarning() << "qcc-select-formats: rule " << where(r) << " matches no layer";
+      } else if (won[i] == 0) {
+        std::string earlier;
+        for (size_t j : takenBy[i]) earlier += (earlier.empty() ? "" : ", ") + where(ruleList[j]);
+        getOperation().emitWarning() << "qcc-select-formats: rule " << where(r) << " never applies: every layer it "
+                                     << "matches is taken by the earlier rule" << (takenBy[i].size() > 1 ? "s " : " ")
+                                     << earlier;
+      }
+    }
   }
 };
 

@@ -2,6 +2,8 @@
 // frontends/llama, stored in the artifact, read by the executors).
 #pragma once
 
+#include "support/Status.h"
+
 #include <cstdint>
 #include <vector>
 
@@ -35,5 +37,23 @@ struct ModelConfig {
   // unquantized baseline computes in it unless overridden.
   enum class TorchDtype { Float32, BFloat16, Float16 } torchDtype = TorchDtype::Float32;
 };
+
+// The valid range of every value, in one place: config.json parsing and the
+// artifact loader both call this, before anything is built from the sizes.
+// The ranges keep every size product far from overflow and every quantity
+// the executors derive from the floats finite (they compute in fp32):
+//   hidden_size [1, 2^20]        intermediate_size [1, 2^22]
+//   num_hidden_layers [1, 4096]  num_attention_heads [1, 4096]
+//   num_key_value_heads [1, num_attention_heads], dividing it
+//   head_dim [2, 4096], even     vocab_size [1, 2^24]
+//   max_position_embeddings [1, 2^32]
+//   rms_norm_eps [1e-37, 1)      (smaller vanishes in fp32: an all-zero row divides by 0)
+//   rope_theta [1, 1e38]         (below 1 the inverse frequencies overflow fp32)
+//   rope_scaling: factor [1, 1e6], low_freq_factor and high_freq_factor in
+//     [0.001, 1000] with high - low >= 0.001, original_max_position_embeddings [1, 2^31 - 1]
+//   bos_token_id -1 (none) or in [0, vocab_size); every eos id in [0, vocab_size)
+// Errors name the Hugging Face key and its range:
+//   "'rope_theta' 1e-300 is out of range [1, 1e+38]"
+Status checkModelConfig(const ModelConfig &config);
 
 } // namespace qcc

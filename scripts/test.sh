@@ -3,6 +3,7 @@
 # suites. Exits non-zero on any failure and ends with "N passed, N failed".
 #   scripts/test.sh            # uses ./build
 #   BUILD_DIR=/tmp/b scripts/test.sh
+#   QCC_SANITIZE=1 BUILD_DIR=build-asan scripts/test.sh   # AddressSanitizer + UBSan build
 set -uo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -12,7 +13,9 @@ jobs="${JOBS:-$(nproc)}"
 bash "$root/scripts/setup.sh" || { echo "setup failed"; echo "0 passed, 1 failed"; exit 1; }
 
 start=$(date +%s)
-cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release >"$build.configure.log" 2>&1 || {
+sanitize=OFF
+[ "${QCC_SANITIZE:-0}" = 1 ] && sanitize=ON
+cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DQCC_SANITIZE=$sanitize >"$build.configure.log" 2>&1 || {
   cat "$build.configure.log"; echo "configure failed"; echo "0 passed, 1 failed"; exit 1; }
 if ! ninja -C "$build" -j "$jobs"; then
   echo "build failed"; echo "0 passed, 1 failed"; exit 1

@@ -13,6 +13,11 @@ config.excludes = ["unit", "lit.cfg.py", "lit.site.cfg.py.in", "Inputs"]
 
 config.substitutions.append(("%shared", os.path.join(config.qcc_src_root, "..", "shared")))
 config.substitutions.append(("%qcc_src", config.qcc_src_root))
+# Bad input must fail cleanly: within a timeout, exit 1..123, with a message.
+config.substitutions.append(("%expect_error", "sh " + os.path.join(config.test_source_root, "Inputs", "expect-error.sh")))
+# Tests that make device nodes (mknod) run only as root.
+if hasattr(os, "geteuid") and os.geteuid() == 0:
+    config.available_features.add("root")
 
 llvm_config.with_system_environment(["HOME", "TMPDIR"])
 llvm_config.use_default_substitutions()

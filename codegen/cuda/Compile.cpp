@@ -1,8 +1,12 @@
 #include "codegen/cuda/Compile.h"
 #include "codegen/cuda/KernelCache.h"
 
+#include "support/Printable.h"
+
 #include <algorithm>
 #include <atomic>
+#include <cstdio>
+#include <mutex>
 #include <thread>
 
 namespace qcc::cuda {
@@ -40,9 +44,13 @@ Expected<CompiledKernel> compileKernel(const GeneratedKernel &kernel, const GpuT
   out.log = std::move(r->log);
   out.resources = parsePtxasInfo(out.log);
   if (options.useCache) {
-    // A cache that cannot be written only costs time later; the kernel is fine.
+    // A cache that cannot be written (or is refused as unsafe) only costs
+    // time later; the kernel is fine. Said once per process.
     Status s = cache.store(key, CacheEntry{out.ptx, out.cubin, out.log});
-    (void)s;
+    if (!s) {
+      static std::once_flag warned;
+      std::call_once(warned, [&] { std::fprintf(stderr, "qcc: warning: %s\n", printable(s.message()).c_str()); });
+    }
   }
   return out;
 }

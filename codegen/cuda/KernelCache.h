@@ -1,14 +1,20 @@
 // On-disk cache of compiled kernels (PTX + cubin + NVRTC log).
 //
-// Directory: the API argument, else $QCC_CACHE_DIR, else $XDG_CACHE_HOME/qcc,
-// else ~/.cache/qcc. One file per key: <dir>/<32 hex digits>.qck, written to a
-// temporary file and renamed into place, so readers never see a partial entry
-// and several processes may store the same key at once (last rename wins; all
+// Folder: the API argument, else $QCC_CACHE_DIR, else $XDG_CACHE_HOME/qcc,
+// else $HOME/.cache/qcc, else /tmp/qcc-cache-<uid>. The folder is created
+// private (0700) and used only when it is a real folder (not a symbolic
+// link) owned by this user and not writable by anyone else; otherwise every
+// lookup misses and every store fails saying why, so nobody else's files are
+// ever read as kernels. One file per key: <dir>/<32 hex digits>.qck, written
+// atomically (AtomicFileWriter), so readers never see a partial entry and
+// several processes may store the same key at once (last rename wins; all
 // writers hold identical bytes). Entry layout (little-endian):
-//   "QCCKERN1"  u32 version=1  u32 0  char key[32]
+//   "QCCKERN2"  u32 version=2  u32 0  char key[32]
 //   u64 ptxBytes  u64 cubinBytes  u64 logBytes  ptx cubin log
-//   u64 checksum (FNV-1a 64 of everything before it)
-// A missing, short, corrupt or other-key entry is a miss (and is replaced on store).
+//   char checksum[32]  (XXH3-128 of everything before it, hex)
+// Keys and checksums are XXH3-128 (support/Hash.h), the artifact's hash. A
+// missing, short, oversized (> kMaxEntryBytes), corrupt or other-key entry,
+// or one that is not a regular file, is a miss (and is replaced on store).
 #pragma once
 
 #include "support/Status.h"
@@ -30,6 +36,8 @@ struct CacheEntry {
 
 class KernelCache {
 public:
+  static constexpr uint64_t kMaxEntryBytes = uint64_t(256) << 20;
+
   explicit KernelCache(std::string dir = ""); // "" -> defaultKernelCacheDir()
   const std::string &dir() const { return dir_; }
 
@@ -41,10 +49,16 @@ public:
   std::optional<CacheEntry> lookup(const std::string &key) const;
   Status store(const std::string &key, const CacheEntry &entry) const;
 
+  // Whether the folder may be used (see above); with `create`, makes it
+  // (and missing parents) with mode 0700 first.
+  Status checkFolder(bool create) const;
+
 private:
   std::string dir_;
 };
 
+// FNV-1a 64: only the artifact's `source_hash` label of a kernel's source
+// uses it; the cache's keys and checksums are XXH3-128.
 uint64_t fnv1a64(const void *data, size_t n, uint64_t seed = 1469598103934665603ull);
 
 } // namespace qcc::cuda

@@ -178,11 +178,10 @@ private:
 } // namespace
 
 Expected<TileTable> readTileTable(const std::string &path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return Status::error(path + ": cannot open the tile table");
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return parseTileTable(ss.str(), path);
+  // MappedFile: a regular file only (a FIFO is an error, not a hang), size-limited.
+  auto file = MappedFile::open(path, kMaxTileTableBytes, "tile table");
+  if (!file) return file.status();
+  return parseTileTable(std::string(reinterpret_cast<const char *>((*file)->data()), (*file)->size()), path);
 }
 
 TileTable TileTable::forTarget(const std::string &target) const {
@@ -193,7 +192,7 @@ TileTable TileTable::forTarget(const std::string &target) const {
 }
 
 Expected<TileTable> parseTileTable(const std::string &text, const std::string &path) {
-  if (text.size() > (64u << 20)) return Status::error(path + ": tile table larger than 64 MiB");
+  if (text.size() > kMaxTileTableBytes) return Status::error(path + ": tile table larger than 64 MiB");
   auto doc = Parser(text, path).document();
   if (!doc) return doc.status();
   if (doc->kind != Json::Object || !doc->fields.count("qcc_tile_table") || !doc->fields.count("entries") ||

@@ -37,7 +37,8 @@ struct TileTable {
 
 // Errors name the file (or `path`, the text's origin), the entry and the field;
 // entry targets must be known ones and are stored canonically ("sm_90a").
-Expected<TileTable> readTileTable(const std::string &path);
+constexpr uint64_t kMaxTileTableBytes = uint64_t(64) << 20;
+Expected<TileTable> readTileTable(const std::string &path); // a regular file of at most kMaxTileTableBytes
 Expected<TileTable> parseTileTable(const std::string &text, const std::string &path);
 std::string tileTableJson(const TileTable &table);
 Status writeTileTable(const std::string &path, const TileTable &table); // atomic (temp file + rename)

@@ -2,12 +2,14 @@
 
 #include "frontends/llama/LlamaConfig.h"
 #include "frontends/llama/StrictJson.h"
+#include "support/Hash.h"
 #include "support/MappedFile.h"
 
 #include <cerrno>
 #include <climits>
 #include <cstdlib>
 #include <cstring>
+#include <algorithm>
 #include <set>
 #include <sys/stat.h>
 
@@ -33,25 +35,20 @@ std::string shapeText(const std::vector<int64_t> &shape) {
   return s + "]";
 }
 
-struct Fnv1a64 {
-  uint64_t h = 1469598103934665603ull;
-  void add(const void *p, size_t n) {
-    const uint8_t *b = static_cast<const uint8_t *>(p);
-    for (size_t i = 0; i < n; ++i) h = (h ^ b[i]) * 1099511628211ull;
-  }
-  void add(std::string_view s) { add(s.data(), s.size()); }
-  void addU64(uint64_t v) {
-    uint8_t b[8];
-    for (int i = 0; i < 8; ++i) b[i] = static_cast<uint8_t>(v >> (8 * i));
-    add(b, 8);
-  }
-  std::string hex() const {
-    static const char kHex[] = "0123456789abcdef";
-    std::string s(16, '0');
-    for (int i = 0; i < 16; ++i) s[15 - i] = kHex[(h >> (4 * i)) & 15];
-    return s;
-  }
-};
+// The folder real paths a shard may resolve into: the model folder itself,
+// and, for a Hugging Face cache snapshot (<repo>/snapshots/<revision>/), the
+// cache's own <repo>/blobs/ folder its files are symlinks into.
+std::vector<std::string> allowedShardFolders(const std::string &dirReal) {
+  std::vector<std::string> out = {dirReal};
+  const size_t slash = dirReal.find_last_of('/');
+  if (slash == std::string::npos || slash == 0) return out;
+  const std::string snapshots = dirReal.substr(0, slash);
+  const size_t slash2 = snapshots.find_last_of('/');
+  if (slash2 == std::string::npos || snapshots.substr(slash2 + 1) != "snapshots") return out;
+  const std::string blobs = realPath(snapshots.substr(0, slash2) + "/blobs");
+  if (!blobs.empty()) out.push_back(blobs);
+  return out;
+}
 
 // A shard name from the index must be a plain file name in the folder.
 Status checkShardName(const std::string &indexPath, const std::string &tensor,
@@ -116,7 +113,8 @@ Expected<std::unique_ptr<Checkpoint>> Checkpoint::open(const std::string &modelD
 
   // config.json (its bytes also feed the provenance hash).
   const std::string configPath = dir + "/config.json";
-  Expected<std::unique_ptr<MappedFile>> configFile = MappedFile::open(configPath);
+  Expected<std::unique_ptr<MappedFile>> configFile =
+      MappedFile::open(configPath, kMaxConfigJsonBytes, "config.json");
   if (!configFile) return configFile.status();
   std::string configText(reinterpret_cast<const char *>((*configFile)->data()),
                          (*configFile)->size());
@@ -132,8 +130,8 @@ Expected<std::unique_ptr<Checkpoint>> Checkpoint::open(const std::string &modelD
                          "' is not supported by this reader (it reads dense checkpoints)");
   }
   const QuantizedLayout *layout = ck->layout_.get();
-  Fnv1a64 hash;
-  hash.add(configText);
+  ContentHasher hash;
+  hash.updateString(configText);
 
   // Which weight files, and which tensors each should hold (sharded case).
   const std::string singlePath = dir + "/model.safetensors";
@@ -145,7 +143,8 @@ Expected<std::unique_ptr<Checkpoint>> Checkpoint::open(const std::string &modelD
     listed["model.safetensors"];
   } else if (fileExists(indexPath)) {
     sharded = true;
-    Expected<std::unique_ptr<MappedFile>> indexFile = MappedFile::open(indexPath);
+    Expected<std::unique_ptr<MappedFile>> indexFile =
+        MappedFile::open(indexPath, kMaxIndexJsonBytes, "model.safetensors.index.json");
     if (!indexFile) return indexFile.status();
     std::string_view text(reinterpret_cast<const char *>((*indexFile)->data()),
                           (*indexFile)->size());
@@ -171,6 +170,7 @@ Expected<std::unique_ptr<Checkpoint>> Checkpoint::open(const std::string &modelD
   // Open each weight file once (sorted by name: std::map order).
   const std::string dirReal = realPath(dir);
   if (dirReal.empty()) return Status::error(dir + ": cannot resolve path: " + std::strerror(errno));
+  const std::vector<std::string> shardFolders = allowedShardFolders(dirReal);
   std::map<std::string, size_t> shardIndex; // shard name -> index in shards_
   for (const auto &s : listed) {
     const std::string path = dir + "/" + s.first;
@@ -179,20 +179,21 @@ Expected<std::unique_ptr<Checkpoint>> Checkpoint::open(const std::string &modelD
         return Status::error(indexPath + ": shard '" + s.first + "' (for tensor '" +
                              s.second.front() + "') does not exist");
       std::string real = realPath(path);
-      if (real.empty() || real.compare(0, dirReal.size() + 1, dirReal + "/") != 0)
-        return Status::error(indexPath + ": shard '" + s.first +
-                             "' resolves outside the model folder (" + real + ")");
+      bool inside = false;
+      for (const std::string &folder : shardFolders)
+        inside |= !real.empty() && real.compare(0, folder.size() + 1, folder + "/") == 0;
+      if (!inside)
+        return Status::error(indexPath + ": shard '" + s.first + "' resolves outside the model folder (" + real +
+                             ")" + (shardFolders.size() > 1 ? " and its cache's blobs/ folder" : ""));
     }
     Expected<std::unique_ptr<SafetensorsFile>> f = SafetensorsFile::open(path);
     if (!f) return f.status();
-    hash.add(s.first);
-    hash.add("\0", 1);
-    hash.addU64((*f)->fileSize());
-    hash.add((*f)->headerBytes());
+    hash.updateString(s.first);
+    hash.updateU64((*f)->fileSize());
+    hash.updateString(std::string((*f)->headerBytes()));
     shardIndex[s.first] = ck->shards_.size();
     ck->shards_.push_back(std::move(*f));
   }
-  ck->hash_ = hash.hex();
 
   // Cross-check the index against the shards' contents.
   std::map<std::string, const SafetensorsFile *> owner; // tensor -> its file
@@ -271,6 +272,10 @@ Expected<std::unique_ptr<Checkpoint>> Checkpoint::open(const std::string &modelD
     ck->ignored_.push_back(name);
   }
   if (layout) QCC_RETURN_IF_ERROR(layout->validate(*ck));
+  // Provenance: config.json, the files' names, sizes and headers. Every
+  // tensor's bytes are hashed (and checked finite) where they become IR
+  // parameters (the importer), not here: one read of each byte.
+  ck->hash_ = hash.hex();
   return ck;
 }
 

@@ -7,7 +7,9 @@
 // Sharded index rules: "weight_map" is an object of tensor name -> shard file
 // name; each shard name is a plain file name inside the folder (no '/', no
 // "..", not absolute), and its real path (symlinks resolved) lies inside the
-// folder's real path. Every listed tensor is in the shard it is listed for,
+// folder's real path, or, when the folder is a Hugging Face cache snapshot
+// (<repo>/snapshots/<revision>/), inside that cache's <repo>/blobs/ (where
+// the snapshot's symlinks point); any other escape is an error. Every listed tensor is in the shard it is listed for,
 // no tensor is in two shards, and a shard holds no tensor the index does not
 // list for it.
 //
@@ -23,6 +25,10 @@
 //   model.layers.{i}.mlp.down_proj.weight [D, F]
 //   lm_head.weight [V, D]  (required unless tie_word_embeddings; a tied
 //                           model may carry it if the shape matches)
+// Opening reads headers only; the importer reads every weight byte once
+// (each tensor's content hash, and formats::checkFinite).
+// Limits: config.json at most kMaxConfigJsonBytes (LlamaConfig.h), the index
+// at most kMaxIndexJsonBytes, a safetensors header kSafetensorsMaxHeaderSize.
 // Other tensors: any other name under "model.layers.{i}." (a bias, a layer
 // index >= num_hidden_layers) is an error, because ignoring it would compute
 // a different model; the exception is "self_attn.rotary_emb.inv_freq", which
@@ -42,6 +48,8 @@
 #include <vector>
 
 namespace qcc {
+
+constexpr uint64_t kMaxIndexJsonBytes = uint64_t(64) << 20;
 
 class Checkpoint;
 
@@ -85,11 +93,11 @@ public:
   // The weight files, in sorted file-name order.
   const std::vector<std::unique_ptr<SafetensorsFile>> &shards() const { return shards_; }
 
-  // Provenance: FNV-1a 64 over config.json's bytes, then for each weight
-  // file in sorted name order its file name, file size and raw header bytes,
-  // as 16 lowercase hex digits. Cheap (no weight bytes are read) and changes
-  // whenever a name, shape, dtype, offset or the config changes; it does not
-  // see a change to weight values alone. Not cryptographic.
+  // XXH3-128 (support/Hash.h) over config.json's bytes, then for each weight
+  // file in sorted name order its file name, file size and header bytes, as
+  // 32 lowercase hex digits: any change to a name, shape, dtype, offset or the
+  // config changes it. Weight values are not read here: the importer's
+  // qcc.checkpoint_hash adds every parameter's content hash to this one.
   const std::string &contentHash() const { return hash_; }
 
   // The name and expected shape of every tensor the graph needs, in a fixed

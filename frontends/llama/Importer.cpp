@@ -3,6 +3,7 @@
 #include "dialects/qcc/QccDialect.h"
 #include "frontends/compressed_tensors/Layout.h"
 #include "passes/Params.h"
+#include "runtime/formats/Finite.h"
 #include "support/Hash.h"
 #include "support/MappedFile.h"
 
@@ -14,6 +15,7 @@
 #include <climits>
 #include <cstdlib>
 #include <map>
+#include <sys/stat.h>
 #include <thread>
 
 using namespace mlir;
@@ -228,7 +230,16 @@ private:
     std::string base = ckpt_.directory();
     while (base.size() > 1 && base.back() == '/') base.pop_back();
     module->setAttr("qcc.model_name", b_.getStringAttr(base.substr(base.find_last_of('/') + 1)));
-    module->setAttr("qcc.checkpoint_hash", b_.getStringAttr(ckpt_.contentHash()));
+    // The checkpoint's provenance hash: its files' metadata (Checkpoint::
+    // contentHash) and every parameter's own hash, so it covers weight values
+    // without a second read of them.
+    ContentHasher checkpointHash;
+    checkpointHash.updateString(ckpt_.contentHash());
+    for (const auto &[name, hash] : hashes_) {
+      checkpointHash.updateString(name);
+      checkpointHash.updateString(hash);
+    }
+    module->setAttr("qcc.checkpoint_hash", b_.getStringAttr(checkpointHash.hex()));
     // The tokenizer's files travel with the model into the artifact (text in
     // and out, chat): recorded by path and content hash.
     std::vector<RecordedFile> tokenizer;
@@ -253,8 +264,9 @@ private:
   std::map<Operation *, int64_t> blockOf_;
 };
 
-// XXH3-128 of every tensor the graph reads, on every core; each tensor's
-// pages are released after hashing, so the resident set stays small.
+// XXH3-128 of every tensor the graph reads, on every core, each checked
+// finite on the way; each tensor's pages are released after hashing, so the
+// resident set stays small.
 // A compressed-tensors checkpoint's quantized linears are hashed by module,
 // over the tensors their decoding reads.
 Expected<std::map<std::string, std::string>> hashTensors(const Checkpoint &ckpt) {
@@ -279,12 +291,18 @@ Expected<std::map<std::string, std::string>> hashTensors(const Checkpoint &ckpt)
   auto work = [&] {
     for (size_t i = next++; i < names.size(); i = next++) {
       if (module[i]) {
+        for (const std::string &source : ct->sourceTensors(ckpt, names[i]))
+          if (const TensorRef *t = ckpt.find(source); t && errors[i])
+            errors[i] = formats::checkFinite(*t, source); // the scales (codes are integers)
+        if (!errors[i]) continue;
         auto h = hashCompressedParam(ckpt, names[i]);
         if (h) hashes[i] = *h;
         else errors[i] = h.status();
         continue;
       }
       const TensorRef *t = ckpt.find(names[i]);
+      // No method may quantize a NaN, and no bf16 pass-through may carry one.
+      errors[i] = formats::checkFinite(*t, names[i]);
       hashes[i] = hashDenseParam(*t);
       releasePages(t->data, t->byteSize());
     }
@@ -294,8 +312,13 @@ Expected<std::map<std::string, std::string>> hashTensors(const Checkpoint &ckpt)
   for (unsigned i = 1; i < n; ++i) pool.emplace_back(work);
   work();
   for (std::thread &t : pool) t.join();
-  for (const Status &e : errors)
-    if (!e) return e;
+  for (size_t i = 0; i < names.size(); ++i)
+    if (!errors[i]) {
+      // Named by the file that holds the tensor (a compressed module: the folder).
+      for (const auto &shard : ckpt.shards())
+        if (!module[i] && shard->find(names[i])) return errors[i].withContext(shard->path());
+      return errors[i].withContext(ckpt.directory());
+    }
   std::map<std::string, std::string> out;
   for (size_t i = 0; i < names.size(); ++i) out[names[i]] = hashes[i];
   return out;
@@ -321,6 +344,14 @@ Expected<OwningOpRef<ModuleOp>> importLlama(MLIRContext &context, const Checkpoi
   if (ct && ct->isQuantized("lm_head") && checkpoint.config().tieWordEmbeddings)
     return Status::error(checkpoint.directory() + ": lm_head is stored quantized but tied to the embeddings "
                                                   "(tie_word_embeddings): qcc cannot take both");
+  // A tokenizer file that is there but cannot be read (a FIFO, too large, no
+  // permission) is an error, not a silently text-less model.
+  for (const char *name : {"tokenizer.json", "tokenizer_config.json", "chat_template.jinja"}) {
+    const std::string path = archive + "/" + name;
+    struct stat st;
+    if (::lstat(path.c_str(), &st) == 0)
+      if (auto file = MappedFile::open(path); !file) return file.status();
+  }
   auto hashed = hashTensors(checkpoint);
   if (!hashed) return hashed.status();
   std::map<std::string, std::string> hashes = std::move(*hashed);

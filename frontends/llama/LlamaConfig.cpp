@@ -133,6 +133,9 @@ Status parseRopeScaling(const Fields &f, const json::Value &rs, ModelConfig &c,
 } // namespace
 
 Expected<ModelConfig> parseLlamaConfig(const std::string &jsonText, const std::string &file) {
+  if (jsonText.size() > kMaxConfigJsonBytes)
+    return Status::error(file + ": config.json of " + std::to_string(jsonText.size()) +
+                         " bytes is over the limit of " + std::to_string(kMaxConfigJsonBytes) + " bytes");
   Expected<json::Value> root = json::parse(jsonText, file);
   if (!root) return root.status();
   if (!root->isObject())
@@ -262,11 +265,12 @@ Expected<ModelConfig> parseLlamaConfig(const std::string &jsonText, const std::s
     QCC_RETURN_IF_ERROR(f.boolean(key, &b, false));
     if (b) return f.error("'" + std::string(key) + "': true is not supported");
   }
+  if (Status s = checkModelConfig(c); !s) return f.error(s.message());
   return c;
 }
 
 Expected<ModelConfig> loadLlamaConfig(const std::string &path) {
-  Expected<std::unique_ptr<MappedFile>> file = MappedFile::open(path);
+  Expected<std::unique_ptr<MappedFile>> file = MappedFile::open(path, kMaxConfigJsonBytes, "config.json");
   if (!file) return file.status();
   std::string text(reinterpret_cast<const char *>((*file)->data()), (*file)->size());
   return parseLlamaConfig(text, path);

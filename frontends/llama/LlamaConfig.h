@@ -17,15 +17,22 @@
 //   are an error.
 // An explicit null bos_token_id / eos_token_id means "none" (-1 / empty).
 // Rejected as unsupported: hidden_act other than "silu", attention_bias or
-// mlp_bias true. Every size is at most 2^31 - 1 so that products of two fit.
+// mlp_bias true. Every integer is at most 2^31 - 1 so that products of two
+// fit; then every value must lie in its range (checkModelConfig,
+// runtime/ModelConfig.h), before anything is built from the sizes.
+// Limits: the file is at most kMaxConfigJsonBytes, which bounds every string
+// and list in it (real configs are about 1 KiB).
 #pragma once
 
 #include "runtime/ModelConfig.h"
 #include "support/Status.h"
 
+#include <cstdint>
 #include <string>
 
 namespace qcc {
+
+constexpr uint64_t kMaxConfigJsonBytes = uint64_t(1) << 20;
 
 Expected<ModelConfig> parseLlamaConfig(const std::string &jsonText,
                                        const std::string &fileNameForErrors);

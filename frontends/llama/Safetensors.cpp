@@ -108,10 +108,19 @@ std::string range(const Entry &e) {
 Expected<std::unique_ptr<SafetensorsFile>> SafetensorsFile::open(const std::string &path) {
   Expected<std::unique_ptr<MappedFile>> mapped = MappedFile::open(path);
   if (!mapped) return mapped.status();
+  auto st = parse((*mapped)->data(), (*mapped)->size(), path);
+  if (!st) return st.status();
+  (*st)->file_ = std::move(*mapped);
+  return st;
+}
+
+Expected<std::unique_ptr<SafetensorsFile>> SafetensorsFile::parse(const uint8_t *base, size_t size,
+                                                                  const std::string &path) {
   std::unique_ptr<SafetensorsFile> st(new SafetensorsFile());
-  st->file_ = std::move(*mapped);
-  const uint8_t *base = st->file_->data();
-  const uint64_t fileSize = st->file_->size();
+  st->path_ = path;
+  st->base_ = base;
+  st->size_ = size;
+  const uint64_t fileSize = size;
 
   // The u64 little-endian header length, then the header inside the file.
   if (fileSize < 8)
@@ -206,7 +215,7 @@ std::vector<std::string> SafetensorsFile::names() const {
 }
 
 std::string_view SafetensorsFile::headerBytes() const {
-  return std::string_view(reinterpret_cast<const char *>(file_->data() + 8), headerSize_);
+  return std::string_view(reinterpret_cast<const char *>(base_ + 8), headerSize_);
 }
 
 Expected<std::unique_ptr<SafetensorsWriter>> SafetensorsWriter::create(const std::string &path, std::vector<Decl> tensors,

@@ -42,6 +42,9 @@ Expected<DType> parseSafetensorsDtype(const std::string &name);
 class SafetensorsFile {
 public:
   static Expected<std::unique_ptr<SafetensorsFile>> open(const std::string &path);
+  // The same checks on bytes already in memory (they must outlive the
+  // result); `name` stands for the path in errors. The fuzzer uses this.
+  static Expected<std::unique_ptr<SafetensorsFile>> parse(const uint8_t *bytes, size_t size, const std::string &name);
 
   // nullptr when absent.
   const TensorRef *find(const std::string &name) const;
@@ -50,14 +53,17 @@ public:
   size_t size() const { return tensors_.size(); }
   const std::map<std::string, std::string> &metadata() const { return metadata_; }
 
-  const std::string &path() const { return file_->path(); }
-  uint64_t fileSize() const { return file_->size(); }
+  const std::string &path() const { return path_; }
+  uint64_t fileSize() const { return size_; }
   // The raw JSON header bytes (for provenance hashing).
   std::string_view headerBytes() const;
 
 private:
   SafetensorsFile() = default;
-  std::unique_ptr<MappedFile> file_;
+  std::unique_ptr<MappedFile> file_; // null for parse()
+  std::string path_;
+  const uint8_t *base_ = nullptr;
+  uint64_t size_ = 0;
   uint64_t headerSize_ = 0;
   std::map<std::string, TensorRef> tensors_;
   std::map<std::string, std::string> metadata_;

@@ -1,5 +1,6 @@
 #include "frontends/llama/TokenIds.h"
 
+#include "support/Limits.h"
 #include "support/MappedFile.h"
 
 namespace qcc {
@@ -69,8 +70,10 @@ Expected<std::vector<int64_t>> parseTokenIds(const std::string &text, const std:
 }
 
 static Expected<std::string> readText(const std::string &path) {
-  Expected<std::unique_ptr<MappedFile>> f = MappedFile::open(path);
+  Expected<std::unique_ptr<MappedFile>> f = MappedFile::open(path, kMaxTokenIdFileBytes, "token-id file");
   if (!f) return f.status();
+  // The text, then up to one 8-byte id per 2 bytes of it.
+  QCC_RETURN_IF_ERROR(limits::checkFitsInMemory(limits::saturatingProduct({(*f)->size(), 5}), path + ": its ids"));
   return std::string(reinterpret_cast<const char *>((*f)->data()), (*f)->size());
 }
 

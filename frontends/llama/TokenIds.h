@@ -16,6 +16,9 @@
 
 namespace qcc {
 
+// A token-id file is at most 1 GiB (and its ids must fit in memory).
+constexpr uint64_t kMaxTokenIdFileBytes = uint64_t(1) << 30;
+
 // vocabSize < 0: no range check.
 Expected<std::vector<std::vector<int64_t>>> parseTokenIdLines(const std::string &text,
                                                               const std::string &name,

@@ -127,39 +127,9 @@ Expected<TensorLayout> layoutOf(const TensorDecl &d) {
   return l;
 }
 
-static bool finitePositive(double x) { return std::isfinite(x) && x > 0; }
-
-static Status validateConfig(const ModelConfig &c) {
-  auto bad = [](const char *what, int64_t v) {
-    return Status::error(std::string("config: ") + what + " = " + std::to_string(v) + " is out of range");
-  };
-  // Generous upper bounds (405B has D = 16384, V = 128256): they only keep
-  // later size arithmetic far from overflow.
-  if (c.hiddenSize <= 0 || c.hiddenSize > (1 << 20)) return bad("hidden_size", c.hiddenSize);
-  if (c.intermediateSize <= 0 || c.intermediateSize > (1 << 22)) return bad("intermediate_size", c.intermediateSize);
-  if (c.numLayers <= 0 || c.numLayers > 4096) return bad("num_layers", c.numLayers);
-  if (c.numHeads <= 0 || c.numHeads > 4096) return bad("num_heads", c.numHeads);
-  if (c.numKvHeads <= 0 || c.numKvHeads > c.numHeads) return bad("num_kv_heads", c.numKvHeads);
-  if (c.numHeads % c.numKvHeads != 0)
-    return Status::error("config: num_heads " + std::to_string(c.numHeads) +
-                         " is not a multiple of num_kv_heads " + std::to_string(c.numKvHeads));
-  if (c.headDim <= 0 || c.headDim > 4096 || c.headDim % 2 != 0) return bad("head_dim", c.headDim);
-  if (c.vocabSize <= 0 || c.vocabSize > (1 << 24)) return bad("vocab_size", c.vocabSize);
-  if (c.maxPositionEmbeddings <= 0 || c.maxPositionEmbeddings > (int64_t(1) << 32))
-    return bad("max_position_embeddings", c.maxPositionEmbeddings);
-  if (!finitePositive(c.rmsNormEps) || c.rmsNormEps >= 1) return Status::error("config: rms_norm_eps is not in (0, 1)");
-  if (!finitePositive(c.ropeTheta)) return Status::error("config: rope_theta is not a positive number");
-  if (c.ropeScaling.enabled) {
-    const RopeScaling &r = c.ropeScaling;
-    if (!finitePositive(r.factor) || !finitePositive(r.lowFreqFactor) || !finitePositive(r.highFreqFactor) ||
-        r.highFreqFactor <= r.lowFreqFactor || r.originalMaxPositionEmbeddings <= 0)
-      return Status::error("config: rope_scaling parameters are invalid");
-  }
-  if (c.bosTokenId < -1 || c.bosTokenId >= c.vocabSize) return bad("bos_token_id", c.bosTokenId);
-  for (int64_t e : c.eosTokenIds)
-    if (e < 0 || e >= c.vocabSize) return bad("eos_token_id", e);
-  return Status::ok();
-}
+// The config's ranges are ModelConfig's own (runtime/ModelConfig.h), the same
+// that config.json parsing applies.
+static Status validateConfig(const ModelConfig &c) { return checkModelConfig(c).withContext("config"); }
 
 // The launch list of one target: every index in range, buffers and weights
 // fitting what reads them, the logits in a buffer.

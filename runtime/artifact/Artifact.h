@@ -24,7 +24,9 @@
 namespace qcc::artifact {
 
 constexpr char kMagic[8] = {'Q', 'C', 'C', 'A', 'R', 'T', 'I', 'F'};
-constexpr uint32_t kFormatVersion = 2; // 2: the CPU program and per-target launch lists
+// 2: the CPU program, per-target launch lists, and content hashes (XXH3-128)
+// of every tensor and kernel image, verified at load.
+constexpr uint32_t kFormatVersion = 2;
 constexpr uint64_t kPreambleBytes = 16;
 constexpr uint64_t kRawSectionAlignment = 4096; // page: mmap'ed weights start page-aligned
 constexpr uint64_t kTensorAlignment = 64;       // every range offset in the raw section

@@ -1,10 +1,13 @@
 #include "runtime/artifact/ArtifactFile.h"
 
+#include "runtime/artifact/ContentHashes.h"
 #include "runtime/schema/artifact_generated.h"
 #include "support/MappedFile.h"
 
 #include <algorithm>
+#include <atomic>
 #include <cstring>
+#include <thread>
 
 namespace qcc::artifact {
 
@@ -32,7 +35,8 @@ template <typename V> static bool elementsAligned(const flatbuffers::Vector<V> *
 // Header FlatBuffer (already verified) -> plain structs. Enum values are
 // range-checked by validateSpec afterwards (the verifier does not check them).
 static Status decode(const fb::Artifact &a, ArtifactSpec &spec, std::vector<ByteRange> &data,
-                     std::vector<ByteRange> &scales, std::vector<DType> &dtypes) {
+                     std::vector<ByteRange> &scales, std::vector<DType> &dtypes,
+                     std::vector<TensorHashes> &tensorHashes, std::vector<std::string> &kernelHashes) {
   const fb::ModelConfig &fc = *a.config();
   if (!elementsAligned(fc.eos_token_ids())) return Status::error("config: eos_token_ids vector is misaligned");
   ModelConfig &c = spec.config;
@@ -76,6 +80,8 @@ static Status decode(const fb::Artifact &a, ArtifactSpec &spec, std::vector<Byte
     d.smoothquantAlpha = t->smoothquant_alpha();
     if (uint8_t(d.format) > uint8_t(WeightFormat::W4A16))
       return Status::error("tensor '" + d.name + "': unknown format " + std::to_string(int(d.format)));
+    if (!t->data_hash()) return Status::error("tensor '" + d.name + "' has no data hash");
+    tensorHashes.push_back({t->data_hash()->str(), str(t->scales_hash())});
     dtypes.push_back(d.dtype);
     data.push_back({t->data()->offset(), t->data()->size()});
     scales.push_back(t->scales() ? ByteRange{t->scales()->offset(), t->scales()->size()} : ByteRange{});
@@ -157,6 +163,9 @@ static Status decode(const fb::Artifact &a, ArtifactSpec &spec, std::vector<Byte
           QCC_RETURN_IF_ERROR(geometry(k->grid(), kd.grid, "grid"));
           QCC_RETURN_IF_ERROR(geometry(k->block(), kd.block, "block"));
           kd.sharedMemBytes = k->shared_mem_bytes();
+          if (!k->image_hash())
+            return Status::error("target " + td.target + ": kernel '" + kd.name + "' has no image hash");
+          kernelHashes.push_back(k->image_hash()->str());
           td.kernels.push_back(std::move(kd));
         }
       if (t->buffers())
@@ -259,7 +268,9 @@ Expected<std::unique_ptr<ArtifactFile>> ArtifactFile::parse(const uint8_t *bytes
 
   std::vector<ByteRange> data, scales;
   std::vector<DType> dtypes;
-  if (Status s = decode(root, a->spec_, data, scales, dtypes); !s) return s.withContext(name);
+  std::vector<TensorHashes> hashes;
+  if (Status s = decode(root, a->spec_, data, scales, dtypes, hashes, a->kernelHashes_); !s)
+    return s.withContext(name);
   if (Status s = validateSpec(a->spec_); !s) return s.withContext(name);
 
   // Ranges: aligned, inside the raw section, of the implied size, disjoint.
@@ -288,6 +299,8 @@ Expected<std::unique_ptr<ArtifactFile>> ArtifactFile::parse(const uint8_t *bytes
     };
     QCC_RETURN_IF_ERROR(check(data[i], l.dataBytes, "data"));
     QCC_RETURN_IF_ERROR(check(scales[i], l.scaleBytes, "scales"));
+    if (l.scaleBytes && hashes[i].scales.empty()) return fail(where + ": has scales but no scales hash");
+    if (!l.scaleBytes && !hashes[i].scales.empty()) return fail(where + ": has a scales hash but no scales");
     LoadedTensor t;
     t.decl = d;
     t.dataType = l.dataType;
@@ -295,6 +308,8 @@ Expected<std::unique_ptr<ArtifactFile>> ArtifactFile::parse(const uint8_t *bytes
     t.scaleRange = scales[i];
     t.data = raw + data[i].offset;
     t.scales = l.scaleBytes ? raw + scales[i].offset : nullptr;
+    t.dataHash = std::move(hashes[i].data);
+    t.scalesHash = std::move(hashes[i].scales);
     a->byName_[d.name] = a->tensors_.size();
     a->tensors_.push_back(std::move(t));
   }
@@ -302,7 +317,83 @@ Expected<std::unique_ptr<ArtifactFile>> ArtifactFile::parse(const uint8_t *bytes
   for (size_t i = 1; i < all.size(); ++i)
     if (all[i].first.offset < all[i - 1].first.offset + all[i - 1].first.size)
       return fail("ranges of " + all[i - 1].second + " and " + all[i].second + " overlap");
+  a->raw_ = raw;
+  if (limits.verifyContent) {
+    auto checked = a->verifyContent();
+    if (!checked) return checked.status();
+  }
   return a;
+}
+
+Expected<ContentCheck> ArtifactFile::verifyContent() const {
+  auto fail = [&](const std::string &m) { return Status::error(name_ + ": " + m); };
+  // The raw section outside every range is zero padding.
+  std::vector<ByteRange> ranges;
+  for (const LoadedTensor &t : tensors_) {
+    ranges.push_back(t.dataRange);
+    if (t.scaleRange.size) ranges.push_back(t.scaleRange);
+  }
+  std::sort(ranges.begin(), ranges.end(), [](const ByteRange &x, const ByteRange &y) { return x.offset < y.offset; });
+  uint64_t pos = 0;
+  const uint64_t rawSize = size_ - rawOffset_;
+  auto checkZeros = [&](uint64_t from, uint64_t to) -> Status {
+    for (uint64_t i = from; i < to; ++i)
+      if (raw_[i] != 0)
+        return fail("nonzero padding byte at offset " + std::to_string(rawOffset_ + i) + " (corrupt file)");
+    return Status::ok();
+  };
+  for (const ByteRange &r : ranges) {
+    QCC_RETURN_IF_ERROR(checkZeros(pos, r.offset));
+    pos = r.offset + r.size;
+  }
+  QCC_RETURN_IF_ERROR(checkZeros(pos, rawSize));
+
+  // One job per byte range; the largest first, shared by a few threads.
+  struct Job {
+    const uint8_t *bytes = nullptr;
+    uint64_t size = 0;
+    const KernelDecl *kernel = nullptr; // a kernel image instead of bytes
+    const std::string *expected = nullptr;
+    std::string what;
+  };
+  std::vector<Job> jobs;
+  ContentCheck stats;
+  for (const LoadedTensor &t : tensors_) {
+    jobs.push_back({t.data, t.dataRange.size, nullptr, &t.dataHash, "tensor '" + t.decl.name + "': data do"});
+    if (t.scaleRange.size)
+      jobs.push_back({t.scales, t.scaleRange.size, nullptr, &t.scalesHash, "tensor '" + t.decl.name + "': scales do"});
+    stats.bytes += t.dataRange.size + t.scaleRange.size;
+    ++stats.tensors;
+  }
+  size_t k = 0;
+  for (const TargetDecl &target : spec_.targets)
+    for (const KernelDecl &kernel : target.kernels) {
+      jobs.push_back({nullptr, kernel.ptx.size() + kernel.cubin.size(), &kernel, &kernelHashes_[k++],
+                      "target " + target.target + ": kernel '" + kernel.name + "': ptx and cubin do"});
+      stats.bytes += kernel.ptx.size() + kernel.cubin.size();
+      ++stats.kernels;
+    }
+  std::vector<size_t> order(jobs.size());
+  for (size_t i = 0; i < order.size(); ++i) order[i] = i;
+  std::stable_sort(order.begin(), order.end(), [&](size_t x, size_t y) { return jobs[x].size > jobs[y].size; });
+  std::vector<char> bad(jobs.size(), 0);
+  std::atomic<size_t> next{0};
+  auto worker = [&] {
+    for (size_t i = next++; i < order.size(); i = next++) {
+      const Job &j = jobs[order[i]];
+      const std::string got = j.kernel ? kernelImageHash(*j.kernel) : contentHash(j.bytes, j.size);
+      bad[order[i]] = got != *j.expected;
+    }
+  };
+  const unsigned threads =
+      unsigned(std::min<size_t>({size_t(std::max(1u, std::thread::hardware_concurrency())), size_t(8), jobs.size()}));
+  std::vector<std::thread> pool;
+  for (unsigned t = 1; t < threads; ++t) pool.emplace_back(worker);
+  worker();
+  for (std::thread &t : pool) t.join();
+  for (size_t i = 0; i < jobs.size(); ++i) // the first in file order
+    if (bad[i]) return fail(jobs[i].what + " not match their hash (corrupt file)");
+  return stats;
 }
 
 ArtifactFile::~ArtifactFile() = default;

@@ -4,8 +4,11 @@
 // explicit limits, decodes the header into plain structs (Artifact.h), then
 // runs the semantic checks: every range aligned, inside the raw section,
 // non-overlapping and of the size its shape and format imply; config sane;
-// schedule references valid; targets known. Any failure is an error that
-// names the file and the problem; nothing aborts.
+// schedule references valid; targets known. Then, unless told not to, it
+// verifies the content: every tensor's data and scales and every kernel image
+// against its XXH3-128 hash in the header (ContentHashes.h, several threads),
+// and the raw section's padding all zero. Any failure is an error that names
+// the file and the problem; nothing aborts.
 #pragma once
 
 #include "runtime/artifact/Artifact.h"
@@ -23,6 +26,13 @@ struct LoadLimits {
   uint64_t maxHeaderBytes = uint64_t(1) << 30; // the FlatBuffer (kernels included)
   uint32_t maxDepth = 16;                      // nesting of tables/vectors (the schema needs 5)
   uint32_t maxTables = 1u << 22;               // tables visited by the verifier
+  bool verifyContent = true;                   // hash every tensor and kernel at open
+};
+
+// What verifyContent() covered.
+struct ContentCheck {
+  size_t tensors = 0, kernels = 0;
+  uint64_t bytes = 0; // hashed (tensor data and scales, ptx and cubin)
 };
 
 // A tensor of a loaded artifact; pointers are into the mapping.
@@ -32,6 +42,7 @@ struct LoadedTensor {
   ByteRange dataRange, scaleRange;
   const uint8_t *data = nullptr;   // not necessarily more aligned than 64 bytes
   const uint8_t *scales = nullptr; // f32 little-endian, nullptr when none
+  std::string dataHash, scalesHash; // as stored in the header (scalesHash empty when no scales)
 };
 
 class ArtifactFile {
@@ -55,6 +66,12 @@ public:
   const std::vector<LoadedTensor> &tensors() const { return tensors_; }
   const LoadedTensor *find(const std::string &name) const;
 
+  // Hashes every tensor (data, scales) and kernel image and compares with the
+  // header; checks the raw section's padding is zero. open() runs it unless
+  // LoadLimits::verifyContent is false. Errors name the tensor or kernel:
+  //   "m.qcc: tensor 'lm_head.weight': scales do not match their hash (corrupt file)"
+  Expected<ContentCheck> verifyContent() const;
+
 private:
   ArtifactFile() = default;
   std::string name_;
@@ -62,7 +79,9 @@ private:
   std::vector<uint8_t> alignedHeader_; // copy of the header when the input is misaligned
   uint32_t version_ = 0;
   uint64_t size_ = 0, headerBytes_ = 0, rawOffset_ = 0;
+  const uint8_t *raw_ = nullptr; // the raw section
   ArtifactSpec spec_;
+  std::vector<std::string> kernelHashes_; // stored image hashes, targets then kernels in order
   std::vector<LoadedTensor> tensors_;
   std::map<std::string, size_t> byName_;
 };

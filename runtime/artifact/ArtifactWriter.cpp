@@ -1,5 +1,6 @@
 #include "runtime/artifact/ArtifactWriter.h"
 
+#include "runtime/artifact/ContentHashes.h"
 #include "runtime/schema/artifact_generated.h"
 #include "support/MappedFile.h"
 
@@ -10,7 +11,8 @@ namespace qcc::artifact {
 static uint64_t alignUp(uint64_t x, uint64_t a) { return (x + a - 1) / a * a; }
 
 std::vector<uint8_t> encodeHeader(const ArtifactSpec &spec, const std::vector<ByteRange> &data,
-                                  const std::vector<ByteRange> &scales, uint64_t rawSize) {
+                                  const std::vector<ByteRange> &scales, uint64_t rawSize,
+                                  const std::vector<TensorHashes> *hashes) {
   flatbuffers::FlatBufferBuilder b(1 << 16);
   const ModelConfig &c = spec.config;
 
@@ -30,9 +32,14 @@ std::vector<uint8_t> encodeHeader(const ArtifactSpec &spec, const std::vector<By
     auto layout = layoutOf(t);
     DType dt = layout ? layout->dataType : t.dtype;
     fb::Range dr(data[i].offset, data[i].size), sr(scales[i].offset, scales[i].size);
-    tensors.push_back(fb::CreateTensor(b, b.CreateString(t.name), fb::TensorRole(t.role), fb::WeightFormat(t.format),
-                                       fb::DType(dt), b.CreateVector(t.shape), t.groupSize, &dr, &sr,
-                                       fb::QuantMethod(t.method), t.mseClip, t.smoothquantAlpha));
+    auto name = b.CreateString(t.name);
+    auto shape = b.CreateVector(t.shape);
+    auto dataHash = b.CreateString(hashes ? (*hashes)[i].data : placeholderHash());
+    flatbuffers::Offset<flatbuffers::String> scalesHash; // absent without scales
+    if (scales[i].size) scalesHash = b.CreateString(hashes ? (*hashes)[i].scales : placeholderHash());
+    tensors.push_back(fb::CreateTensor(b, name, fb::TensorRole(t.role), fb::WeightFormat(t.format), fb::DType(dt),
+                                       shape, t.groupSize, &dr, &sr, fb::QuantMethod(t.method), t.mseClip,
+                                       t.smoothquantAlpha, dataHash, scalesHash));
   }
   auto tensorVec = b.CreateVector(tensors);
 
@@ -72,6 +79,7 @@ std::vector<uint8_t> encodeHeader(const ArtifactSpec &spec, const std::vector<By
       auto cubin = b.CreateVector(k.cubin);
       auto grid = b.CreateVector(k.grid.data(), 3);
       auto block = b.CreateVector(k.block.data(), 3);
+      auto imageHash = b.CreateString(kernelImageHash(k));
       fb::KernelBuilder kb(b);
       kb.add_name(name);
       kb.add_source_hash(hash);
@@ -80,6 +88,7 @@ std::vector<uint8_t> encodeHeader(const ArtifactSpec &spec, const std::vector<By
       kb.add_grid(grid);
       kb.add_block(block);
       kb.add_shared_mem_bytes(k.sharedMemBytes);
+      kb.add_image_hash(imageHash);
       kernels.push_back(kb.Finish());
     }
     auto target = b.CreateString(t.target);
@@ -162,6 +171,8 @@ Expected<std::unique_ptr<ArtifactWriter>> ArtifactWriter::create(const std::stri
 
   std::vector<uint8_t> header = encodeHeader(w->spec_, w->data_, w->scales_, w->rawSize_);
   if (header.size() > (uint64_t(1) << 31)) return Status::error(path + ": header is larger than 2 GiB");
+  w->headerBytes_ = header.size();
+  w->hashes_.resize(w->spec_.tensors.size());
   w->rawOffset_ = alignUp(kPreambleBytes + header.size(), kRawSectionAlignment);
 
   auto out = inMemory ? AtomicFileWriter::createInMemory(path) : AtomicFileWriter::create(path);
@@ -208,9 +219,11 @@ Status ArtifactWriter::writeTensor(const std::string &name, const void *data, si
   if (!data || (s.size && !scales)) return Status::error(path_ + ": tensor '" + name + "' has no bytes");
   QCC_RETURN_IF_ERROR(padTo(d.offset));
   QCC_RETURN_IF_ERROR(out_->write(data, dataBytes));
+  hashes_[next_].data = contentHash(data, dataBytes);
   if (s.size) {
     QCC_RETURN_IF_ERROR(padTo(s.offset));
     QCC_RETURN_IF_ERROR(out_->write(scales, scaleBytes));
+    hashes_[next_].scales = contentHash(scales, scaleBytes);
   }
   ++next_;
   return Status::ok();
@@ -222,6 +235,12 @@ Status ArtifactWriter::finish() {
     return Status::error(path_ + ": finish with " + std::to_string(spec_.tensors.size() - next_) +
                          " tensors not written (next: '" + spec_.tensors[next_].name + "')");
   QCC_RETURN_IF_ERROR(padTo(rawSize_));
+  // The header again, now with every tensor's hash (the same size: the
+  // placeholders had the hashes' length).
+  std::vector<uint8_t> header = encodeHeader(spec_, data_, scales_, rawSize_, &hashes_);
+  if (header.size() != headerBytes_)
+    return Status::error(path_ + ": internal error: the header changed size when its hashes were filled in");
+  QCC_RETURN_IF_ERROR(out_->writeAt(kPreambleBytes, header.data(), header.size()));
   finished_ = true;
   return out_->commit();
 }

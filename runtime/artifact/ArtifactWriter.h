@@ -6,11 +6,15 @@
 //   w->finish();                                           // fsync + rename
 //
 // Peak memory is the header plus whatever the caller holds for one tensor.
-// Nothing appears at `path` unless finish() succeeds (support/MappedFile.h's
-// AtomicFileWriter). Same spec and bytes give the same file, byte for byte.
+// Each tensor's bytes are hashed as they are written; finish() rewrites the
+// header with those hashes (ContentHashes.h) in place of the placeholders it
+// was first written with. Nothing appears at `path` unless finish() succeeds
+// (support/MappedFile.h's AtomicFileWriter). Same spec and bytes give the
+// same file, byte for byte.
 #pragma once
 
 #include "runtime/artifact/Artifact.h"
+#include "runtime/artifact/ContentHashes.h"
 
 #include <memory>
 
@@ -55,15 +59,19 @@ private:
   std::string path_;
   ArtifactSpec spec_;
   std::vector<ByteRange> data_, scales_;
-  uint64_t rawOffset_ = 0, rawSize_ = 0;
+  uint64_t rawOffset_ = 0, rawSize_ = 0, headerBytes_ = 0;
+  std::vector<TensorHashes> hashes_; // parallel to spec_.tensors, filled as they are written
   size_t next_ = 0;
   bool finished_ = false;
   std::unique_ptr<AtomicFileWriter> out_;
 };
 
-// Serialises the header FlatBuffer for `spec` with the given ranges (used by
-// the writer; exposed for tests that craft corrupt files).
+// Serialises the header FlatBuffer for `spec` with the given ranges and
+// tensor hashes (parallel to spec.tensors; nullptr: placeholders). Kernel
+// image hashes come from the kernels themselves. Used by the writer; exposed
+// for tests that craft corrupt files.
 std::vector<uint8_t> encodeHeader(const ArtifactSpec &spec, const std::vector<ByteRange> &data,
-                                  const std::vector<ByteRange> &scales, uint64_t rawSize);
+                                  const std::vector<ByteRange> &scales, uint64_t rawSize,
+                                  const std::vector<TensorHashes> *hashes = nullptr);
 
 } // namespace qcc::artifact

@@ -45,8 +45,8 @@ func.func @two_layers(%x: tensor<?x256xbf16>) -> tensor<?x512xf32> {
 // INLINE: format = #qcc.format<int8>, layer = "model.layers.1.self_attn.q_proj"
 // INLINE: format = #qcc.format<int8>, layer = "model.layers.1.self_attn.k_proj"
 
-// BADFILE: bad-format.yaml: unknown format 'int4' (expected bf16, fp8, int8, w4a16 or w4a16:G)
-// MISSING: missing.yaml: cannot read
+// BADFILE: bad-format.yaml:1: unknown format 'int4' (expected bf16, fp8, int8, w4a16 or w4a16:G)
+// MISSING: missing.yaml: cannot open
 // BADDEFAULT: unknown format 'int3'
 
 // -----

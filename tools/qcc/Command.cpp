@@ -1,6 +1,8 @@
 // The subcommand registry and the small helpers every qcc command shares.
 #include "tools/qcc/Command.h"
 
+#include "support/Printable.h"
+
 #include <algorithm>
 #include <cerrno>
 #include <cstdio>
@@ -38,8 +40,12 @@ bool parseIntArg(const std::string &text, int64_t lo, int64_t hi, int64_t &out) 
 }
 
 int fail(const std::string &command, const std::string &message) {
-  std::fprintf(stderr, "qcc %s: error: %s\n", command.c_str(), message.c_str());
+  std::fprintf(stderr, "qcc %s: error: %s\n", command.c_str(), printable(message).c_str());
   return 1;
+}
+
+void warn(const std::string &command, const std::string &message) {
+  std::fprintf(stderr, "qcc %s: warning: %s\n", command.c_str(), printable(message).c_str());
 }
 
 } // namespace qcc::cli

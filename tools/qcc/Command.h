@@ -21,8 +21,13 @@ struct Command {
 bool registerCommand(const Command &command);
 const std::vector<Command> &commands();
 
-// Prints "qcc <cmd>: error: <message>" to stderr and returns 1.
+// Prints "qcc <cmd>: error: <message>" to stderr and returns 1. Every
+// message passes through printable() (support/Printable.h): bytes from input
+// files never reach the terminal raw. Bad input always exits 1; usage errors
+// (no arguments) exit 2.
 int fail(const std::string &command, const std::string &message);
+// "qcc <cmd>: warning: <message>" on stderr, sanitised the same way.
+void warn(const std::string &command, const std::string &message);
 
 // A whole decimal number in [lo, hi], nothing else (no sign games, no suffix).
 bool parseIntArg(const std::string &text, int64_t lo, int64_t hi, int64_t &out);

@@ -1,4 +1,5 @@
 #include "tools/qcc/Evaluate.h"
+#include "tools/qcc/Generation.h"
 
 #include "runtime/cpu/Sampling.h"
 
@@ -34,20 +35,24 @@ Expected<EvalResult> evaluate(const EvalModel &model, const EvalModel *ref,
   EvalResult r;
   double nll = 0, refNll = 0, kl = 0;
   int64_t agree = 0;
-  for (const std::vector<int64_t> &seq : sequences) {
+  for (size_t line = 0; line < sequences.size(); ++line) {
+    const std::vector<int64_t> &seq = sequences[line];
     for (size_t start = 0; start + 1 < seq.size(); start += size_t(s.seqLen)) {
+      const std::string where = "sequence " + std::to_string(line + 1) + ", window at id " + std::to_string(start);
       std::vector<int64_t> window(seq.begin() + start, seq.begin() + std::min(seq.size(), start + size_t(s.seqLen)));
       if (window.size() < 2) break;
       auto logits = model.forward(window); // [T, V]
-      if (!logits) return logits.status();
+      if (!logits) return logits.status().withContext(where);
       std::optional<std::vector<float>> refLogits;
       if (ref) {
         auto rl = ref->forward(window);
-        if (!rl) return rl.status().withContext("reference");
+        if (!rl) return rl.status().withContext("reference: " + where);
         refLogits = std::move(*rl);
       }
       for (size_t t = 0; t + 1 < window.size(); ++t) {
         const float *row = logits->data() + t * V;
+        QCC_RETURN_IF_ERROR(checkFiniteLogits(row, V, int64_t(t)).withContext(where));
+        if (ref) QCC_RETURN_IF_ERROR(checkFiniteLogits(refLogits->data() + t * V, V, int64_t(t)).withContext("reference: " + where));
         std::vector<double> lp = logSoftmax(row, V);
         nll -= lp[window[t + 1]];
         if (ref) {

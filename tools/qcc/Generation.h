@@ -21,7 +21,14 @@ struct SamplingOptions {
 using PrefillFn = std::function<Expected<std::vector<float>>(const std::vector<int64_t> &)>;
 using DecodeFn = std::function<Expected<std::vector<float>>(int64_t)>;
 
-// The generated ids (the prompt excluded). The last id gets no forward pass,
+// An error when a row of logits holds a NaN or an infinity (a model whose
+// weights or activations overflowed): picking a token from it would be
+// meaningless (argmax of NaN is always the last id).
+//   "non-finite logit at position 7: id 42 is nan"
+Status checkFiniteLogits(const float *row, int64_t vocabSize, int64_t position);
+
+// The generated ids (the prompt excluded); a non-finite logit stops the loop
+// with checkFiniteLogits' error. The last id gets no forward pass,
 // so a run of n ids costs one prefill and n - 1 decode steps. `afterPrefill`
 // (may be empty) is called once the prompt's logits exist (for timing);
 // `onToken` (may be empty) with each id as soon as it is chosen (streaming).

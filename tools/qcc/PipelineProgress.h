@@ -2,6 +2,10 @@
 // they work: progress lines on stderr, a timer per pass, pass diagnostics.
 #pragma once
 
+#include "tools/qcc/Command.h"
+
+#include "support/Printable.h"
+
 #include "mlir/IR/Diagnostics.h"
 #include "mlir/Pass/Pass.h"
 #include "mlir/Pass/PassInstrumentation.h"
@@ -73,20 +77,20 @@ struct StageTimer : mlir::PassInstrumentation {
 };
 
 // A diagnostic handler for the passes: errors as "qcc <command>: error: ...",
-// remarks and warnings as progress lines. Install it with
+// warnings as "qcc <command>: warning: ..." (shown even with --quiet), remarks
+// as progress lines; all sanitised (support/Printable.h). Install it with
 // `mlir::ScopedDiagnosticHandler h(&context, passDiagnostics("export", progress));`.
 inline auto passDiagnostics(const char *command, Progress &progress) {
   return [command, &progress](mlir::Diagnostic &d) {
-    const char *kind = d.getSeverity() == mlir::DiagnosticSeverity::Error     ? "error"
-                       : d.getSeverity() == mlir::DiagnosticSeverity::Warning ? "warning"
-                                                                               : "note";
     std::string text;
     llvm::raw_string_ostream os(text);
     d.print(os);
     if (d.getSeverity() == mlir::DiagnosticSeverity::Error)
-      std::fprintf(stderr, "qcc %s: error: %s\n", command, os.str().c_str());
+      fail(command, os.str());
+    else if (d.getSeverity() == mlir::DiagnosticSeverity::Warning)
+      warn(command, os.str());
     else
-      progress.line(std::string(kind) + ": " + os.str());
+      progress.line("note: " + printable(os.str()));
     return mlir::success();
   };
 }

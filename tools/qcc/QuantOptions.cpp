@@ -4,7 +4,9 @@
 
 #include "frontends/compressed_tensors/Layout.h"
 #include "frontends/llama/Importer.h"
+#include "passes/FormatRules.h"
 #include "passes/Passes.h"
+#include "support/Limits.h"
 
 #include <cerrno>
 #include <cstring>
@@ -28,8 +30,8 @@ const char *kQuantOptionsHelp =
     "                      MODEL_DIR/tokenizer.json, cut into windows of BOS + seq-len - 1\n"
     "                      tokens), a token-id file (one sequence per line), or `random`\n"
     "                      (default: MODEL_DIR/calib.ids when present, else random)\n"
-    "  --calib-samples N   calibration sequences (default 32)\n"
-    "  --calib-seq-len N   tokens per calibration sequence (default 128)\n"
+    "  --calib-samples N   calibration sequences (default 32, at most 1048576)\n"
+    "  --calib-seq-len N   tokens per calibration sequence (default 128, at most 1048576)\n"
     "  --calib-seed N      seed of random calibration tokens (default 0)\n";
 
 
@@ -64,13 +66,34 @@ bool parseQuantOption(const std::vector<std::string> &args, size_t &i, Quantizat
     if (v.empty() || *end != '\0' || !(alpha >= 0.0 && alpha <= 1.0))
       error = "--smoothquant expects an alpha in [0, 1], got '" + v + "'";
     o.smoothQuantAlpha = alpha;
-  } else if (!qcc::cli::parseIntArg(v, a == "--calib-seed" ? 0 : 1, int64_t(1) << 40, n)) {
-    error = a + " expects a positive integer, got '" + v + "'";
-  } else if (a == "--group-size") o.groupSize = n;
-  else if (a == "--calib-samples") o.calibSamples = n;
-  else if (a == "--calib-seq-len") o.calibSeqLen = n;
-  else if (a == "--calib-seed") o.calibSeed = static_cast<uint64_t>(n);
+  } else {
+    // Each integer flag with its stated range (support/Limits.h, FormatRules.h).
+    int64_t lo = 1, hi = int64_t(1) << 40;
+    if (a == "--calib-samples") hi = limits::kMaxCalibrationSamples;
+    else if (a == "--calib-seq-len") lo = 2, hi = limits::kMaxSequenceTokens;
+    else if (a == "--calib-seed") lo = 0;
+    else if (a == "--group-size") hi = kMaxGroupSize;
+    if (!qcc::cli::parseIntArg(v, lo, hi, n))
+      error = a + " expects an integer in [" + std::to_string(lo) + ", " + std::to_string(hi) + "], got '" + v + "'";
+    else if (a == "--group-size") {
+      if (Status g = checkGroupSize(n); !g) error = "--group-size: " + g.message();
+      o.groupSize = n;
+    } else if (a == "--calib-samples") o.calibSamples = n;
+    else if (a == "--calib-seq-len") o.calibSeqLen = n;
+    else if (a == "--calib-seed") o.calibSeed = static_cast<uint64_t>(n);
+  }
   return true;
+}
+
+Status checkQuantOptions(const QuantizationOptions &o) {
+  if (Status g = checkGroupSize(o.groupSize); !g) return g.withContext("--group-size");
+  auto format = parseFormatChoice(o.format, o.groupSize);
+  if (!format) return format.status().withContext("--format");
+  if (!o.layerFormatsFile.empty()) {
+    auto rules = readFormatRules(o.layerFormatsFile, o.groupSize);
+    if (!rules) return rules.status();
+  }
+  return Status::ok();
 }
 
 Expected<std::unique_ptr<TempDir>> TempDir::create(const std::string &prefix) {

@@ -24,6 +24,11 @@ extern const char *kQuantOptionsHelp;
 bool parseQuantOption(const std::vector<std::string> &args, size_t &i, QuantizationOptions &options,
                       bool &calibGiven, std::string &error);
 
+// The options' own consistency, before any work: the group size, the default
+// format and the rules file (read and parsed; which layers each rule matches
+// is reported by qcc-select-formats) follow the same rules as the pass.
+Status checkQuantOptions(const QuantizationOptions &options);
+
 // A private temporary folder (for the parameter archives of an in-memory
 // compile), removed with everything in it on destruction.
 class TempDir {

@@ -1,22 +1,28 @@
 // qcc compile MODEL_DIR --format F --target T -o model.qcc: the whole pipeline.
 #include "tools/qcc/Command.h"
 #include "tools/qcc/ModelText.h"
+#include "tools/qcc/OutputPath.h"
 #include "tools/qcc/PipelineProgress.h"
 #include "tools/qcc/QuantOptions.h"
+#include "tools/qcc/SizeChecks.h"
 
 #include "codegen/artifact/EmitArtifact.h"
 #include "codegen/cuda/TileTable.h"
 #include "frontends/llama/Importer.h"
+#include "frontends/llama/LlamaConfig.h"
 #include "passes/Passes.h"
 #include "passes/Pipelines.h"
 #include "passes/ToProgram.h"
+#include "support/Printable.h"
 #include "support/Progress.h"
 #include "support/Targets.h"
 
 #include "mlir/Pass/PassManager.h"
 #include "llvm/Support/raw_ostream.h"
 
+#include <climits>
 #include <cstdio>
+#include <cstdlib>
 
 namespace {
 
@@ -26,7 +32,9 @@ const char *kUsage =
     "  runs the compile pipeline (formats, target legality on a lowered copy,\n"
     "  calibration, SmoothQuant, quantization, fusion, lowering to each target's\n"
     "  kernels, buffer planning) and translates the result into FILE atomically\n"
-    "  (nothing is written on failure).\n"
+    "  (nothing is written on failure, even when killed). FILE is checked before\n"
+    "  any work: a regular file or a new name in a writable folder (a character\n"
+    "  device such as /dev/null is written through), and none of the inputs.\n"
     "  --target T          sm80, sm86, sm89, sm90 or a100, a6000, l40s, h100, h200; may be\n"
     "                      repeated or comma-separated (default sm90)\n"
     "  --fp8-weight-only   accept fp8 on targets without fp8 tensor cores (e4m3 weights, bf16 math)\n"
@@ -50,7 +58,7 @@ int runCompile(const std::vector<std::string> &args) {
   auto fail = [](const std::string &m) { return qcc::cli::fail("compile", m); };
   std::string modelDir, output, dtype, targetList, tilesPath;
   qcc::QuantizationOptions options;
-  bool calibGiven = false, noKernels = false, dumpPipeline = false, noTokenizer = false;
+  bool calibGiven = false, noKernels = false, dumpPipeline = false, noTokenizer = false, outputGiven = false;
   Progress progress;
   for (size_t i = 0; i < args.size(); ++i) {
     const std::string &a = args[i];
@@ -66,8 +74,11 @@ int runCompile(const std::vector<std::string> &args) {
     }
     if ((a == "-o" || a == "--target" || a == "--dtype" || a == "--tiles") && i + 1 >= args.size())
       return fail("option " + a + " needs a value");
-    if (a == "-o") output = args[++i];
-    else if (a == "--target") targetList += (targetList.empty() ? "" : ",") + args[++i];
+    if (a == "-o") output = args[++i], outputGiven = true;
+    else if (a == "--target") {
+      if (args[++i].empty()) return fail("--target needs a target (sm80, sm86, sm89, sm90 or a GPU name), got ''");
+      targetList += (targetList.empty() ? "" : ",") + args[i];
+    }
     else if (a == "--dtype") dtype = args[++i];
     else if (a == "--tiles") tilesPath = args[++i];
     else if (a == "--fp8-weight-only") options.fp8WeightOnly = true;
@@ -79,10 +90,16 @@ int runCompile(const std::vector<std::string> &args) {
     else if (modelDir.empty()) modelDir = a;
     else return fail("unexpected argument '" + a + "'");
   }
-  if (modelDir.empty() || output.empty()) {
+  if (modelDir.empty() || !outputGiven) {
     std::fputs(kUsage, stderr);
     return 2;
   }
+  // The output first: nothing is read, imported or quantized for a bad -o.
+  std::vector<std::string> inputs = qcc::cli::checkpointInputs(modelDir);
+  for (const std::string *p : {&options.calibSource, &options.layerFormatsFile, &tilesPath})
+    if (!p->empty() && *p != "random") inputs.push_back(*p);
+  if (qcc::Status s = qcc::cli::checkOutputPath(output, inputs); !s) return fail(s.message());
+  if (qcc::Status s = qcc::cli::checkQuantOptions(options); !s) return fail(s.message());
   if (targetList.empty()) targetList = "sm90";
   auto targets = qcc::parseTargetList(targetList);
   if (!targets) return fail(targets.message());
@@ -106,29 +123,16 @@ int runCompile(const std::vector<std::string> &args) {
     std::string note = qcc::cli::defaultCalibration(options, modelDir);
     if (!note.empty()) progress.line(note);
   }
-
-  const auto start = Clock::now();
-  std::vector<std::pair<std::string, double>> stages;
-
-  auto t0 = Clock::now();
-  auto imported = qcc::cli::importModel(modelDir, dtype, /*paramDir=*/true);
-  if (!imported) return fail(imported.message());
-  mlir::MLIRContext &context = *imported->context;
-  mlir::OwningOpRef<mlir::ModuleOp> &module = imported->module;
-  stages.push_back({"import", secondsSince(t0)});
-  auto config = qcc::modelConfigOf(*module);
+  // Sizes the flags set, against the config (read alone: cheap) and memory.
+  auto config = qcc::loadLlamaConfig(modelDir + "/config.json");
   if (!config) return fail(config.message());
-  progress.line("imported " + modelDir + " (" + std::to_string(config->numLayers) + " layers)");
-  qcc::setProgressReporter([&](const std::string &stage, int64_t done, int64_t total) {
-    progress.layer(stage, done - 1, total);
-  });
-
-  // The tokenizer the artifact will carry (the files the importer recorded)
+  if (options.needsCalibration())
+    if (qcc::Status s = qcc::cli::checkCalibrationMemory(*config, options.calibSamples, options.calibSeqLen); !s)
+      return fail(s.message());
+  // The tokenizer the artifact will carry (the files the importer records)
   // is checked before any work: it must load, encode, and fit the model's
   // vocabulary; --no-tokenizer drops it from the module.
-  if (noTokenizer) {
-    (*module)->removeAttr("qcc.tokenizer");
-  } else {
+  if (!noTokenizer) {
     const std::string hint = " (--no-tokenizer compiles without it)";
     auto text = qcc::cli::modelTextFromDir(modelDir);
     if (!text) return fail(text.message() + hint);
@@ -150,6 +154,22 @@ int runCompile(const std::vector<std::string> &args) {
       progress.line("note: " + text->source + "tokenizer.json is missing: the artifact takes token ids only");
     }
   }
+
+  const auto start = Clock::now();
+  std::vector<std::pair<std::string, double>> stages;
+
+  auto t0 = Clock::now();
+  auto imported = qcc::cli::importModel(modelDir, dtype, /*paramDir=*/true);
+  if (!imported) return fail(imported.message());
+  mlir::MLIRContext &context = *imported->context;
+  mlir::OwningOpRef<mlir::ModuleOp> &module = imported->module;
+  stages.push_back({"import", secondsSince(t0)});
+  progress.line("imported " + qcc::printable(modelDir) + " (" + std::to_string(config->numLayers) + " layers)");
+  qcc::setProgressReporter([&](const std::string &stage, int64_t done, int64_t total) {
+    progress.layer(stage, done - 1, total);
+  });
+
+  if (noTokenizer) (*module)->removeAttr("qcc.tokenizer");
 
   // Diagnostics of the passes (errors, remarks) go to stderr, prefixed.
   mlir::ScopedDiagnosticHandler diagnostics(&context, qcc::cli::passDiagnostics("compile", progress));
@@ -184,7 +204,7 @@ int runCompile(const std::vector<std::string> &args) {
     progress.line("kernels for " + targetList + " (NVRTC, cached)");
 
   if (!progress.quiet) {
-    std::fprintf(stderr, "[qcc] wrote %s: %.2f MiB, %zu tensors, %s\n", output.c_str(), summary->fileSize / 1048576.0,
+    std::fprintf(stderr, "[qcc] wrote %s: %.2f MiB, %zu tensors, %s\n", qcc::printable(output).c_str(), summary->fileSize / 1048576.0,
                  summary->tensors, noKernels ? "CPU only (no kernels)" : ("kernels for " + targetList).c_str());
     for (const auto &[stage, seconds] : stages) std::fprintf(stderr, "[qcc]   %-22s %8.2f s\n", stage.c_str(), seconds);
     for (const auto &[format, bytes] : summary->bytesByFormat)

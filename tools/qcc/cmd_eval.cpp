@@ -5,7 +5,9 @@
 #include "tools/qcc/Generation.h"
 #include "tools/qcc/ModelText.h"
 #include "tools/qcc/QuantOptions.h"
+#include "tools/qcc/SizeChecks.h"
 
+#include "frontends/llama/LlamaConfig.h"
 #include "frontends/llama/TextData.h"
 #include "frontends/llama/TokenIds.h"
 #include "passes/Passes.h"
@@ -13,6 +15,8 @@
 #include "runtime/cpu/Interpreter.h"
 #include "runtime/cpu/Sampling.h"
 #include "runtime/lib/Session.h"
+#include "support/Limits.h"
+#include "support/Printable.h"
 
 #include "mlir/IR/Diagnostics.h"
 #include "mlir/Pass/PassManager.h"
@@ -94,7 +98,10 @@ qcc::Expected<FolderModel> openFolder(const std::string &dir, const std::string 
       llvm::raw_string_ostream os(text);
       d.print(os);
       std::fprintf(stderr, "qcc eval: %s: %s\n",
-                   d.getSeverity() == mlir::DiagnosticSeverity::Error ? "error" : "note", os.str().c_str());
+                   d.getSeverity() == mlir::DiagnosticSeverity::Error     ? "error"
+                   : d.getSeverity() == mlir::DiagnosticSeverity::Warning ? "warning"
+                                                                           : "note",
+                   qcc::printable(os.str()).c_str());
       return mlir::success();
     });
     mlir::PassManager pm(f.imported.context.get());
@@ -157,7 +164,9 @@ int runEval(const std::vector<std::string> &args) {
     else if (a == "--ref") refDir = args[++i];
     else if (a == "--device") deviceText = args[++i];
     else if (a == "--seq-len") {
-      if (!qcc::cli::parseIntArg(args[++i], 2, int64_t(1) << 24, seqLen)) return fail("--seq-len expects an integer >= 2, got '" + args[i] + "'");
+      if (!qcc::cli::parseIntArg(args[++i], 2, qcc::limits::kMaxSequenceTokens, seqLen))
+        return fail("--seq-len expects an integer in [2, " + std::to_string(qcc::limits::kMaxSequenceTokens) +
+                    "], got '" + args[i] + "'");
     } else if (a == "--threads") {
       if (!qcc::cli::parseIntArg(args[++i], 1, 1024, threads)) return fail("--threads expects an integer in [1, 1024], got '" + args[i] + "'");
     } else if (a == "--max-windows") {
@@ -173,6 +182,20 @@ int runEval(const std::vector<std::string> &args) {
     return 2;
   }
   if (dataPath.empty()) return fail("--data or --data-ids is required");
+  if (quantGiven)
+    if (qcc::Status s = qcc::cli::checkQuantOptions(quant); !s) return fail(s.message());
+  // The windows' sessions (model and reference) against the memory available,
+  // and the positions against the model's: one rule with run and generate.
+  // (The CUDA executor's allocations are on the device and fail with a message
+  // there; the host estimate is for CPU sessions, which auto may fall back to.)
+  auto checkSizes = [&](const qcc::ModelConfig &config) -> qcc::Status {
+    qcc::cli::warnBeyondMaxPositions("eval", config, seqLen);
+    const bool artifactOnCuda = isRegularFile(target) && deviceText == "cuda";
+    const int cpuSessions = (artifactOnCuda ? 0 : 1) + (refDir.empty() && !quantGiven ? 0 : 1);
+    if (cpuSessions == 0) return qcc::Status::ok();
+    return qcc::cli::checkSessionMemory(config, seqLen, seqLen, cpuSessions,
+                                        "--seq-len " + std::to_string(seqLen) + " windows");
+  };
   qcc::cpu::ExecutorOptions execOptions;
   execOptions.numThreads = static_cast<int>(threads);
   execOptions.maxSeqLen = seqLen;
@@ -205,6 +228,7 @@ int runEval(const std::vector<std::string> &args) {
     auto a = qcc::rt::Artifact::open(target);
     if (!a) return fail(a.message());
     artifact = std::move(*a);
+    if (qcc::Status s = checkSizes(artifact->config()); !s) return fail(s.message());
     qcc::rt::SessionOptions so;
     auto device = qcc::rt::parseDevice(deviceText);
     if (!device) return fail(device.message());
@@ -219,13 +243,21 @@ int runEval(const std::vector<std::string> &args) {
     if (!s) return fail(s.message());
     session = std::move(*s);
     std::fprintf(stderr, "qcc eval: device %s (%s)\n", qcc::rt::deviceName(session->device()),
-                 session->deviceReason().c_str());
+                 qcc::printable(session->deviceReason()).c_str());
     vocab = artifact->vocabSize();
     evalModel = fromSession(*session);
   } else {
     if (quantGiven && !calibGiven) {
       std::string note = qcc::cli::defaultCalibration(quant, target);
-      if (!note.empty()) std::fprintf(stderr, "qcc eval: %s\n", note.c_str());
+      if (!note.empty()) std::fprintf(stderr, "qcc eval: %s\n", qcc::printable(note).c_str());
+    }
+    {
+      auto config = qcc::loadLlamaConfig(target + "/config.json");
+      if (!config) return fail(config.message());
+      if (qcc::Status s = checkSizes(*config); !s) return fail(s.message());
+      if (quant.needsCalibration())
+        if (qcc::Status s = qcc::cli::checkCalibrationMemory(*config, quant.calibSamples, quant.calibSeqLen); !s)
+          return fail(s.message());
     }
     auto t0 = std::chrono::steady_clock::now();
     auto f = openFolder(target, dtypeText, quantGiven ? &quant : nullptr, execOptions);

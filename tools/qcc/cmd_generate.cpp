@@ -8,6 +8,7 @@
 #include "tools/qcc/Command.h"
 #include "tools/qcc/Generation.h"
 #include "tools/qcc/ModelText.h"
+#include "tools/qcc/SizeChecks.h"
 
 #include "frontends/llama/Checkpoint.h"
 #include "frontends/llama/TokenIds.h"
@@ -119,9 +120,11 @@ int runGenerate(const std::vector<std::string> &args) {
   }
   int64_t total = static_cast<int64_t>(prompt.size()) + steps;
   options.maxSeqLen = total;
-  if (config.maxPositionEmbeddings > 0 && total > config.maxPositionEmbeddings)
-    std::fprintf(stderr, "qcc generate: warning: %lld positions exceed max_position_embeddings %lld\n",
-                 static_cast<long long>(total), static_cast<long long>(config.maxPositionEmbeddings));
+  qcc::cli::warnBeyondMaxPositions("generate", config, total);
+  if (qcc::Status s = qcc::cli::checkSessionMemory(config, total, int64_t(prompt.size()), 1,
+                                                   "a session of " + std::to_string(total) + " positions");
+      !s)
+    return fail(s.message());
   auto model = qcc::interpretModule(*imported->module, options);
   if (!model) return fail(dir + ": " + model.message());
 

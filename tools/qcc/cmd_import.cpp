@@ -1,5 +1,6 @@
 // qcc import MODEL_DIR [-o FILE] [--dtype f32|bf16]: the checkpoint as qcc IR.
 #include "tools/qcc/Command.h"
+#include "tools/qcc/OutputPath.h"
 
 #include "frontends/llama/Checkpoint.h"
 #include "frontends/llama/Importer.h"
@@ -23,11 +24,15 @@ const char *kUsage =
     "  Reads config.json and the safetensors weights (sharded or not) of a\n"
     "  Llama-3.1 checkpoint and prints its qcc-dialect module (weights are\n"
     "  parameters of the checkpoint, each with its content hash; nothing is\n"
-    "  copied). -o writes it to FILE atomically and sets its qcc.param_dir to\n"
-    "  FILE.params, where passes run on it (qcc-opt) write the tensors they rewrite.\n";
+    "  copied). -o writes it to FILE atomically (checked before the import: a\n"
+    "  regular file or a new name in a writable folder, not one of the\n"
+    "  checkpoint's files; /dev/null and other character devices are written\n"
+    "  through) and sets its qcc.param_dir to FILE.params, where passes run on it\n"
+    "  (qcc-opt) write the tensors they rewrite.\n";
 
 int runImport(const std::vector<std::string> &args) {
   std::string modelDir, output, dtype;
+  bool outputGiven = false;
   for (size_t i = 0; i < args.size(); ++i) {
     const std::string &a = args[i];
     if (a == "--help" || a == "-h") {
@@ -36,7 +41,7 @@ int runImport(const std::vector<std::string> &args) {
     }
     if ((a == "-o" || a == "--dtype") && i + 1 >= args.size())
       return qcc::cli::fail("import", "option " + a + " needs a value");
-    if (a == "-o") output = args[++i];
+    if (a == "-o") output = args[++i], outputGiven = true;
     else if (a == "--dtype") dtype = args[++i];
     else if (!a.empty() && a[0] == '-') return qcc::cli::fail("import", "unknown option '" + a + "'");
     else if (modelDir.empty()) modelDir = a;
@@ -46,6 +51,9 @@ int runImport(const std::vector<std::string> &args) {
     std::fputs(kUsage, stderr);
     return 2;
   }
+  if (outputGiven)
+    if (qcc::Status s = qcc::cli::checkOutputPath(output, qcc::cli::checkpointInputs(modelDir)); !s)
+      return qcc::cli::fail("import", s.message());
 
   auto imported = qcc::cli::importModel(modelDir, dtype, /*paramDir=*/false);
   if (!imported) return qcc::cli::fail("import", imported.message());
@@ -69,7 +77,7 @@ int runImport(const std::vector<std::string> &args) {
   flags.enableDebugInfo(/*enable=*/true, /*prettyForm=*/false);
   module->print(os, flags);
   os.flush();
-  if (output.empty()) {
+  if (!outputGiven) {
     std::fwrite(text.data(), 1, text.size(), stdout);
     return 0;
   }

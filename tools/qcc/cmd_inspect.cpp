@@ -5,7 +5,9 @@
 #include "codegen/cuda/TileTable.h"
 #include "runtime/artifact/ArtifactFile.h"
 #include "runtime/program/Program.h"
+#include "support/Printable.h"
 
+#include <chrono>
 #include <cinttypes>
 #include <cstdio>
 #include <map>
@@ -15,11 +17,13 @@ namespace {
 using namespace qcc::artifact;
 
 const char *kUsage =
-    "usage: qcc inspect MODEL.qcc [--tensors] [--kernels]\n"
-    "  Verifies the artifact and prints its model config, the format and method\n"
-    "  of every linear per layer, sizes by format, kernels per target and\n"
-    "  provenance. --tensors also lists every tensor with its byte ranges,\n"
-    "  --kernels every kernel with its block, its grid (T: the rows of a call) and launches.\n";
+    "usage: qcc inspect MODEL.qcc [--verify] [--tensors] [--kernels]\n"
+    "  Checks the artifact's header and prints its model config, the format and\n"
+    "  method of every linear per layer, sizes by format, kernels per target and\n"
+    "  provenance. --verify also hashes every tensor and kernel image against the\n"
+    "  header (what `qcc run` and `qcc eval` do at load) and fails on a mismatch.\n"
+    "  --tensors also lists every tensor with its byte ranges, --kernels every\n"
+    "  kernel with its block, its grid (T: the rows of a call) and launches.\n";
 
 std::string bytesText(uint64_t n) {
   char buf[64];
@@ -72,13 +76,14 @@ std::string linearText(const TensorDecl &d) {
 
 int runInspect(const std::vector<std::string> &args) {
   std::string path;
-  bool listTensors = false, listKernels = false;
+  bool listTensors = false, listKernels = false, verify = false;
   for (const std::string &a : args) {
     if (a == "--help" || a == "-h") {
       std::fputs(kUsage, stdout);
       return 0;
     }
     if (a == "--tensors") listTensors = true;
+    else if (a == "--verify") verify = true;
     else if (a == "--kernels") listKernels = true;
     else if (!a.empty() && a[0] == '-') return qcc::cli::fail("inspect", "unknown option '" + a + "'");
     else if (path.empty()) path = a;
@@ -88,14 +93,28 @@ int runInspect(const std::vector<std::string> &args) {
     std::fputs(kUsage, stderr);
     return 2;
   }
-  auto file = ArtifactFile::open(path);
+  // The index only: a corrupt weight must not hide what the file claims to be.
+  LoadLimits indexOnly;
+  indexOnly.verifyContent = false;
+  auto file = ArtifactFile::open(path, indexOnly);
   if (!file) return qcc::cli::fail("inspect", file.message());
   const ArtifactFile &f = **file;
+  std::string contentLine = "not verified (--verify hashes every tensor and kernel image)";
+  if (verify) {
+    const auto t0 = std::chrono::steady_clock::now();
+    auto checked = f.verifyContent();
+    if (!checked) return qcc::cli::fail("inspect", checked.message());
+    const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    char buf[160];
+    std::snprintf(buf, sizeof buf, "verified: %zu tensors and %zu kernel images (%s) match their XXH3-128 hashes, %.2f s",
+                  checked->tensors, checked->kernels, bytesText(checked->bytes).c_str(), seconds);
+    contentLine = buf;
+  }
   const ArtifactSpec &spec = f.spec();
   const qcc::ModelConfig &c = f.config();
 
   std::printf("%s: qcc artifact, format version %u, %s (header %s, raw section %s at offset %" PRIu64 ")\n",
-              path.c_str(), f.formatVersion(), bytesText(f.fileSize()).c_str(), bytesText(f.headerBytes()).c_str(),
+              qcc::printable(path).c_str(), f.formatVersion(), bytesText(f.fileSize()).c_str(), bytesText(f.headerBytes()).c_str(),
               bytesText(f.rawSize()).c_str(), f.rawOffset());
   static const char *dtypes[] = {"float32", "bfloat16", "float16"};
   std::printf("config: layers %" PRId64 ", hidden %" PRId64 ", intermediate %" PRId64 ", heads %" PRId64
@@ -182,7 +201,7 @@ int runInspect(const std::vector<std::string> &args) {
             grid += (grid.empty() ? "" : ", ") + gridText(d);
           grid = "(" + grid + ")";
         }
-        std::printf("    %s  block %u  grid %s  %d launch%s%s\n", t.kernels[i].name.c_str(), v ? v->block : 0,
+        std::printf("    %s  block %u  grid %s  %d launch%s%s\n", qcc::printable(t.kernels[i].name).c_str(), v ? v->block : 0,
                     grid.c_str(), uses[i], uses[i] == 1 ? "" : "es",
                     v && v->maxRows ? (" (up to " + std::to_string(v->maxRows) + " rows)").c_str() : "");
       }
@@ -190,16 +209,18 @@ int runInspect(const std::vector<std::string> &args) {
   }
   std::printf("tokenizer: %s\n", tokenizerFiles.empty() ? "none" : ("embedded (" + tokenizerFiles + ")").c_str());
   const Provenance &p = spec.provenance;
-  std::printf("provenance: %s; source %s; checkpoint %s\n", p.qccVersion.empty() ? "?" : p.qccVersion.c_str(),
-              p.source.empty() ? "?" : p.source.c_str(), p.checkpointHash.empty() ? "?" : p.checkpointHash.c_str());
-  std::printf("options: %s\n", p.options.empty() ? "(none)" : p.options.c_str());
+  std::printf("provenance: %s; source %s; checkpoint %s\n", p.qccVersion.empty() ? "?" : qcc::printable(p.qccVersion).c_str(),
+              p.source.empty() ? "?" : qcc::printable(p.source).c_str(),
+              p.checkpointHash.empty() ? "?" : qcc::printable(p.checkpointHash).c_str());
+  std::printf("options: %s\n", p.options.empty() ? "(none)" : qcc::printable(p.options).c_str());
+  std::printf("content: %s\n", contentLine.c_str());
 
   if (listTensors) {
     std::printf("tensors (offsets relative to the raw section):\n");
     for (const LoadedTensor &t : f.tensors()) {
       std::string shape;
       for (int64_t d : t.decl.shape) shape += (shape.empty() ? "" : "x") + std::to_string(d);
-      std::printf("  %-48s %-9s %-22s %-10s data [%" PRIu64 ", +%" PRIu64 ")", t.decl.name.c_str(),
+      std::printf("  %-48s %-9s %-22s %-10s data [%" PRIu64 ", +%" PRIu64 ")", qcc::printable(t.decl.name).c_str(),
                   roleName(t.decl.role), linearText(t.decl).c_str(), shape.c_str(), t.dataRange.offset,
                   t.dataRange.size);
       if (t.scaleRange.size) std::printf(" scales [%" PRIu64 ", +%" PRIu64 ")", t.scaleRange.offset, t.scaleRange.size);

@@ -9,12 +9,15 @@
 #include "tools/qcc/Generation.h"
 #include "tools/qcc/Jit.h"
 #include "tools/qcc/ModelText.h"
+#include "tools/qcc/SizeChecks.h"
 
 #include "frontends/llama/TokenIds.h"
 #include "frontends/llama/Tokenizer.h"
 #include "runtime/cpu/Sampling.h"
 #include "runtime/lib/Artifact.h"
 #include "runtime/lib/Session.h"
+#include "support/Limits.h"
+#include "support/Printable.h"
 
 #include <algorithm>
 #include <cerrno>
@@ -76,7 +79,9 @@ int runRun(const std::vector<std::string> &args) {
     } else if (a == "--seed") {
       if (!qcc::cli::parseIntArg(args[++i], 0, INT64_MAX, seed)) return fail("--seed expects a non-negative integer, got '" + args[i] + "'");
     } else if (a == "--max-seq-len") {
-      if (!qcc::cli::parseIntArg(args[++i], 1, int64_t(1) << 32, maxSeqLen)) return fail("--max-seq-len expects a positive integer, got '" + args[i] + "'");
+      if (!qcc::cli::parseIntArg(args[++i], 1, qcc::limits::kMaxSequenceTokens, maxSeqLen))
+        return fail("--max-seq-len expects an integer in [1, " + std::to_string(qcc::limits::kMaxSequenceTokens) +
+                    "], got '" + args[i] + "'");
     } else if (a == "--threads") {
       if (!qcc::cli::parseIntArg(args[++i], 1, 1024, threads)) return fail("--threads expects an integer in [1, 1024], got '" + args[i] + "'");
     } else if (a == "--temperature") {
@@ -125,10 +130,21 @@ int runRun(const std::vector<std::string> &args) {
   if (int64_t(prompt->size()) + steps > options.maxSeqLen)
     return fail("prompt (" + std::to_string(prompt->size()) + " ids) + -n " + std::to_string(steps) +
                 " exceeds --max-seq-len " + std::to_string(options.maxSeqLen));
+  if (options.maxSeqLen > qcc::limits::kMaxSequenceTokens)
+    return fail("prompt (" + std::to_string(prompt->size()) + " ids) + -n " + std::to_string(steps) +
+                " exceeds the limit of " + std::to_string(qcc::limits::kMaxSequenceTokens) + " positions");
+  qcc::cli::warnBeyondMaxPositions("run", config, int64_t(prompt->size()) + steps);
+  // Host memory of a CPU session (auto may fall back to the CPU); the CUDA
+  // executor's allocations are on the device and fail with a message there.
+  if (*device != qcc::rt::Device::Cuda)
+    if (qcc::Status s = qcc::cli::checkSessionMemory(config, options.maxSeqLen, int64_t(prompt->size()), 1,
+                                                     "a session of " + std::to_string(options.maxSeqLen) + " positions");
+        !s)
+      return fail(s.message());
   auto session = qcc::rt::Session::create(**artifact, options);
   if (!session) return fail(session.message());
   std::fprintf(stderr, "qcc run: device %s (%s)\n", qcc::rt::deviceName((*session)->device()),
-               (*session)->deviceReason().c_str());
+               qcc::printable((*session)->deviceReason()).c_str());
 
   qcc::cli::SamplingOptions sampling;
   sampling.steps = steps;

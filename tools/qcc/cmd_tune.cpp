@@ -2,6 +2,7 @@
 // bucket) and writes the fastest to a tile table (codegen/cuda/TileTable.h)
 // that the kernel planner reads in place of its built-in choice.
 #include "tools/qcc/Command.h"
+#include "tools/qcc/OutputPath.h"
 
 #include "codegen/cuda/Compile.h"
 #include "codegen/cuda/Kernels.h"
@@ -110,6 +111,8 @@ int run(const std::vector<std::string> &args) {
       return cli::fail("tune", "unexpected argument '" + a + "'\n" + kUsage);
     }
   }
+  // --out before the GPU work (it is read too: an existing table is merged).
+  if (Status os = cli::checkOutputPath(out, {}); !os) return cli::fail("tune", os.message());
   std::vector<GemmFormat> gemmFormats;
   for (const std::string &f : formats) {
     auto g = parseGemmFormat(f);

@@ -2,6 +2,7 @@
 #include "tools/qcc/Command.h"
 
 #include "support/MappedFile.h"
+#include "support/Printable.h"
 
 #include <algorithm>
 #include <cerrno>
@@ -37,7 +38,7 @@ int main(int argc, char **argv) {
       return c.run(args);
     }
   }
-  std::fprintf(stderr, "qcc: error: unknown command '%s'\n", name.c_str());
+  std::fprintf(stderr, "qcc: error: unknown command '%s'\n", qcc::printable(name).c_str());
   printUsage(stderr);
   return 2;
 }

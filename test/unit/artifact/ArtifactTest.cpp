@@ -5,6 +5,7 @@
 #include "runtime/artifact/ArtifactFile.h"
 #include "runtime/artifact/ArtifactWriter.h"
 #include "runtime/schema/artifact_generated.h"
+#include "support/Hash.h"
 
 #include <gtest/gtest.h>
 
@@ -281,7 +282,7 @@ TEST(Artifact, WriterRejectsInvalidSpecs) {
   {
     auto s = base;
     s.config.numKvHeads = 3;
-    expectError(s, "num_heads 4 is not a multiple of num_kv_heads 3");
+    expectError(s, "config: 'num_attention_heads' (4) is not a multiple of 'num_key_value_heads' (3)");
   }
   {
     auto s = base;
@@ -421,15 +422,92 @@ TEST_F(Corruption, WeightIndexFlipsAlwaysFail) {
   EXPECT_GT(cases, 500u);
 }
 
-// Flips inside the raw section change weights, not structure: the file loads
-// (the artifact carries no weight checksum; see docs/ARTIFACT.md).
-TEST_F(Corruption, RawSectionFlipsLoad) {
+// Every byte of the raw section is covered: a flip inside a tensor's data or
+// scales breaks its hash, a flip in the padding between ranges is a nonzero
+// padding byte. (Before format version 2 every one of these loaded.)
+TEST_F(Corruption, RawSectionFlipsAlwaysFail) {
   std::vector<uint64_t> storage;
-  for (size_t i = rawOffset; i < bytes.size(); i += 97) {
+  size_t hashErrors = 0, paddingErrors = 0;
+  for (size_t i = rawOffset; i < bytes.size(); i += 7) {
     auto b = bytes;
-    b[i] ^= 0xFF;
-    ASSERT_TRUE(parseCopy(b, storage).isOk()) << i;
+    b[i] ^= 0x01;
+    auto a = parseCopy(b, storage);
+    ASSERT_FALSE(a.isOk()) << "flip at " << i << " loaded";
+    if (a.message().find("not match their hash (corrupt file)") != std::string::npos) ++hashErrors;
+    else if (a.message().find("nonzero padding byte") != std::string::npos) ++paddingErrors;
+    else ADD_FAILURE() << a.message();
   }
+  std::printf("[ info ] raw-section flips: %zu hash errors, %zu padding errors\n", hashErrors, paddingErrors);
+  EXPECT_GT(hashErrors, 0u);
+}
+
+// The case: one w4a16 scale multiplied by 1e6 (a plausible float, so
+// no range check could see it) is caught by the scales' hash and named.
+TEST_F(Corruption, ScaledW4A16ScaleFails) {
+  std::vector<uint64_t> storage;
+  auto good = parseCopy(bytes, storage);
+  ASSERT_TRUE(good.isOk()) << good.message();
+  const LoadedTensor *t = (*good)->find("model.layers.1.mlp.down_proj.weight");
+  ASSERT_NE(t, nullptr);
+  ASSERT_EQ(t->decl.format, WeightFormat::W4A16);
+  const size_t at = size_t(rawOffset + t->scaleRange.offset);
+  auto b = bytes;
+  float scale;
+  std::memcpy(&scale, b.data() + at, 4);
+  scale *= 1e6f;
+  std::memcpy(b.data() + at, &scale, 4);
+  auto a = parseCopy(b, storage);
+  ASSERT_FALSE(a.isOk());
+  EXPECT_EQ(a.message(),
+            "test.qcc: tensor 'model.layers.1.mlp.down_proj.weight': scales do not match their hash (corrupt file)");
+  // The index alone still reads (qcc inspect without --verify), and
+  // verifyContent() then says the same.
+  LoadLimits indexOnly;
+  indexOnly.verifyContent = false;
+  auto unverified = ArtifactFile::parse(reinterpret_cast<const uint8_t *>(storage.data()), b.size(), "test.qcc",
+                                        indexOnly);
+  ASSERT_TRUE(unverified.isOk()) << unverified.message();
+  auto checked = (*unverified)->verifyContent();
+  ASSERT_FALSE(checked.isOk());
+  EXPECT_EQ(checked.message(), a.message());
+}
+
+// A kernel image whose bytes changed (here: one PTX byte) fails too.
+TEST_F(Corruption, KernelImageFlipFails) {
+  const uint8_t *header = bytes.data() + kPreambleBytes;
+  const fb::Artifact *root = fb::GetArtifact(header);
+  const fb::Kernel *k = root->targets()->Get(0)->kernels()->Get(0);
+  ASSERT_TRUE(k->ptx() && k->ptx()->size() > 0);
+  const size_t at = size_t(k->ptx()->data() - bytes.data());
+  auto b = bytes;
+  b[at] ^= 0x20;
+  std::vector<uint64_t> storage;
+  auto a = parseCopy(b, storage);
+  ASSERT_FALSE(a.isOk());
+  EXPECT_NE(a.message().find("target sm_90a: kernel '"), std::string::npos) << a.message();
+  EXPECT_NE(a.message().find("ptx and cubin do not match their hash"), std::string::npos) << a.message();
+}
+
+// The stored hashes are XXH3-128 of exactly the bytes the tensor ranges hold.
+TEST_F(Corruption, StoredHashesAreTheBytesHashes) {
+  std::vector<uint64_t> storage;
+  auto a = parseCopy(bytes, storage);
+  ASSERT_TRUE(a.isOk()) << a.message();
+  size_t withScales = 0;
+  for (const LoadedTensor &t : (*a)->tensors()) {
+    EXPECT_EQ(t.dataHash, contentHash(t.data, t.dataRange.size)) << t.decl.name;
+    if (t.scaleRange.size) {
+      EXPECT_EQ(t.scalesHash, contentHash(t.scales, t.scaleRange.size)) << t.decl.name;
+      ++withScales;
+    } else {
+      EXPECT_TRUE(t.scalesHash.empty()) << t.decl.name;
+    }
+  }
+  EXPECT_GT(withScales, 0u);
+  auto check = (*a)->verifyContent();
+  ASSERT_TRUE(check.isOk());
+  EXPECT_EQ(check->tensors, (*a)->tensors().size());
+  EXPECT_EQ(check->kernels, 1u);
 }
 
 TEST_F(Corruption, NonzeroHeaderPaddingFails) {
@@ -485,15 +563,18 @@ TEST(Artifact, OverlappingRangesFail) {
 // Inputs the fuzzer found (fuzz/run.sh); each must fail with a clean error.
 //   misaligned-long-vector.qcc: a [long] vector (eos_token_ids) at a 4-aligned address,
 //   which FlatBuffers 2.0.8's verifier accepts (UBSan: misaligned load). It is a
-//   format-1 file: it now stops at the version check.
+//   format-1 file: with its version set to the current one, its header is not a
+//   valid format-2 table and stops at the verifier (the alignment check itself
+//   is ArtifactFile's elementsAligned check, still run on every header).
 TEST(Artifact, FuzzRegressionsFailCleanly) {
   const std::string dir = std::string(QCC_SOURCE_DIR) + "/test/unit/artifact/fuzz-regressions/";
   struct Case {
     const char *file, *message;
-  } cases[] = {{"misaligned-long-vector.qcc", "artifact format version 1 is not supported"}};
+  } cases[] = {{"misaligned-long-vector.qcc", "header failed FlatBuffers verification"}};
   for (const Case &c : cases) {
     auto bytes = readAll(dir + c.file);
     ASSERT_FALSE(bytes.empty()) << c.file;
+    bytes[8] = uint8_t(kFormatVersion); // found under version 1; the header still reaches the same check
     std::vector<uint64_t> storage;
     auto a = parseCopy(bytes, storage);
     ASSERT_FALSE(a.isOk()) << c.file;

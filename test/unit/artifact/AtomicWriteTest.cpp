@@ -1,6 +1,8 @@
-// AtomicFileWriter under fatal signals: a process killed while writing leaves
+// AtomicFileWriter under fatal signals with a named temporary (the fallback
+// where a filesystem has no O_TMPFILE): a process killed while writing leaves
 // neither the output nor its temporary (removeTemporariesOnFatalSignals), and
-// without the handlers the temporary would stay (the test can tell).
+// without the handlers the temporary would stay (the test can tell). With
+// O_TMPFILE nothing can stay at all (support_tests: KillNineLeavesNothing).
 #include "support/MappedFile.h"
 
 #include <gtest/gtest.h>
@@ -35,7 +37,9 @@ int killedWriter(int sig, bool installHandlers, std::string *dir) {
     if (installHandlers) qcc::removeTemporariesOnFatalSignals();
     auto done = qcc::AtomicFileWriter::create(*dir + "/done.bin");
     if (!done || !(*done)->write("ok", 2).isOk() || !(*done)->commit().isOk()) ::_exit(3);
-    auto inFlight = qcc::AtomicFileWriter::create(*dir + "/out.bin");
+    qcc::AtomicFileWriter::Options named;
+    named.useTmpfile = false;
+    auto inFlight = qcc::AtomicFileWriter::create(*dir + "/out.bin", named);
     if (!inFlight || !(*inFlight)->write("partial", 7).isOk()) ::_exit(3);
     ::raise(sig);
     ::_exit(4); // not reached: the signal kills the process
@@ -64,7 +68,7 @@ TEST(AtomicFileWriter, WithoutTheHandlersTheTemporaryStays) {
   const int status = killedWriter(SIGTERM, false, &dir);
   ASSERT_TRUE(WIFSIGNALED(status));
   const std::vector<std::string> left = entries(dir);
-  EXPECT_EQ(left.size(), 2u); // done.bin and out.bin.tmp.XXXXXX
+  EXPECT_EQ(left.size(), 2u); // done.bin and .out.bin.qcc-tmp.<host>.<pid>.XXXXXX
   for (const std::string &name : left) ::unlink((dir + "/" + name).c_str());
   ::rmdir(dir.c_str());
 }

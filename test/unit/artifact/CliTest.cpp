@@ -8,6 +8,7 @@
 
 #include <gtest/gtest.h>
 
+#include <csignal>
 #include <cstdio>
 #include <fstream>
 #include <sstream>
@@ -158,4 +159,64 @@ TEST_F(Cli, RunDecodesWithTheEmbeddedTokenizer) {
   EXPECT_EQ(r.out.substr(nl + 1), text + "\n");
   // Same seed, same ids.
   EXPECT_EQ(sh(kQcc + " run " + path + " --prompt-ids '1 5' -n 6 --ignore-eos --temperature 0.8 --seed 7").out, r.out);
+}
+
+// kill -9 in the middle of `qcc compile` writing its artifact: nothing is
+// left in the output folder (the temporary is an unnamed O_TMPFILE) and the
+// file that was at the output path is unchanged.
+TEST_F(Cli, KillNineDuringCompileLeavesNothing) {
+  // A checkpoint big enough (about 110 MB of f32) that the write takes a while.
+  const std::string model = dir + "/model", out = dir + "/out";
+  ASSERT_EQ(sh("mkdir -p '" + model + "' '" + out + "'").code, 0);
+  const int64_t D = 512, F = 1536, L = 8, V = 4096, H = 8, Hkv = 2, Dh = 64;
+  {
+    std::ofstream c(model + "/config.json");
+    c << "{\"architectures\": [\"LlamaForCausalLM\"], \"model_type\": \"llama\", \"hidden_size\": " << D
+      << ", \"intermediate_size\": " << F << ", \"num_hidden_layers\": " << L << ", \"num_attention_heads\": " << H
+      << ", \"num_key_value_heads\": " << Hkv << ", \"vocab_size\": " << V << ", \"torch_dtype\": \"float32\"}";
+  }
+  qcc::ModelConfig config;
+  config.hiddenSize = D, config.intermediateSize = F, config.numLayers = L, config.numHeads = H;
+  config.numKvHeads = Hkv, config.headDim = Dh, config.vocabSize = V;
+  std::vector<std::vector<float>> storage;
+  std::vector<qcc::SafetensorsEntry> entries;
+  uint32_t state = 7;
+  for (const auto &[name, shape] : qcc::Checkpoint::expectedTensors(config)) {
+    int64_t n = 1;
+    for (int64_t d : shape) n *= d;
+    storage.emplace_back(size_t(n));
+    for (float &x : storage.back()) x = float(int((state = state * 1664525u + 1013904223u) >> 24) - 128) / 1024.0f;
+    entries.push_back({name, qcc::DType::F32, shape, storage.back().data()});
+  }
+  ASSERT_TRUE(qcc::writeSafetensors(model + "/model.safetensors", entries).isOk());
+  storage.clear();
+  { std::ofstream(out + "/m.qcc") << "the user's previous artifact"; }
+
+  const pid_t pid = fork();
+  if (pid == 0) {
+    execl(kQcc.c_str(), kQcc.c_str(), "compile", model.c_str(), "--format", "int8", "--no-kernels", "-o",
+          (out + "/m.qcc").c_str(), "--quiet", static_cast<char *>(nullptr));
+    _exit(127);
+  }
+  // Wait until the compile holds a file open in the output folder (its
+  // temporary) on two looks 5 ms apart (not the instant probe of the
+  // output check), then kill it.
+  bool writing = false;
+  int seen = 0;
+  for (int i = 0; i < 20000 && !writing; ++i) {
+    Result fds = sh("ls -l /proc/" + std::to_string(pid) + "/fd 2>/dev/null");
+    seen = fds.out.find(out + "/") != std::string::npos ? seen + 1 : 0;
+    writing = seen >= 2;
+    usleep(seen ? 5000 : 1000);
+  }
+  ASSERT_TRUE(writing) << "the compile never opened a file in " << out;
+  kill(pid, SIGKILL);
+  int status = 0;
+  waitpid(pid, &status, 0);
+  ASSERT_TRUE(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL) << "the compile ended before it was killed";
+  Result ls = sh("ls -A '" + out + "'");
+  EXPECT_EQ(ls.out, "m.qcc\n");
+  std::ifstream kept(out + "/m.qcc");
+  std::string text((std::istreambuf_iterator<char>(kept)), std::istreambuf_iterator<char>());
+  EXPECT_EQ(text, "the user's previous artifact");
 }

@@ -8,6 +8,7 @@
 #include <cstdlib>
 #include <dirent.h>
 #include <fstream>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -142,8 +143,14 @@ TEST(KernelCache, DefaultDirectoryFollowsTheEnvironment) {
   unsetenv("QCC_CACHE_DIR");
   EXPECT_EQ(defaultKernelCacheDir(), "/tmp/x1/qcc");
   unsetenv("XDG_CACHE_HOME");
-  setenv("HOME", getenv("HOME") ? getenv("HOME") : "/root", 1);
+  const char *oldH = std::getenv("HOME");
+  std::string savedH = oldH ? oldH : "";
+  setenv("HOME", oldH ? oldH : "/root", 1);
   EXPECT_EQ(defaultKernelCacheDir(), std::string(getenv("HOME")) + "/.cache/qcc");
+  // Without HOME: a per-user folder in /tmp (used only if private and ours).
+  unsetenv("HOME");
+  EXPECT_EQ(defaultKernelCacheDir(), "/tmp/qcc-cache-" + std::to_string(geteuid()));
+  if (oldH) setenv("HOME", savedH.c_str(), 1);
   EXPECT_EQ(KernelCache("/explicit").dir(), "/explicit");
   if (oldQ) setenv("QCC_CACHE_DIR", savedQ.c_str(), 1);
   if (oldX) setenv("XDG_CACHE_HOME", savedX.c_str(), 1);
@@ -185,4 +192,62 @@ TEST(KernelCache, ParallelProcessesCompilingOneKernel) {
   Expected<CompiledKernel> k = compileKernel(*g, allTargets()[0], opts);
   ASSERT_TRUE(k) << k.message();
   EXPECT_TRUE(k->fromCache);
+}
+
+TEST(KernelCache, FoldersAreCreatedPrivate) {
+  const std::string base = tempDir();
+  KernelCache c(base + "/a/b");
+  ASSERT_TRUE(c.store(KernelCache::key("x", "13.0", "sm_80", {}), sample()).isOk());
+  for (const std::string &d : {base + "/a", base + "/a/b"}) {
+    struct stat st;
+    ASSERT_EQ(::stat(d.c_str(), &st), 0);
+    EXPECT_EQ(st.st_mode & 0777, 0700u) << d;
+  }
+}
+
+// A cache folder someone else could have written is never read: a valid
+// entry there is a miss, and storing says why.
+TEST(KernelCache, FoldersOthersControlAreRefused) {
+  const std::string k = KernelCache::key("y", "13.0", "sm_80", {});
+  {
+    KernelCache c(tempDir());
+    ASSERT_TRUE(c.store(k, sample()).isOk());
+    ASSERT_TRUE(c.lookup(k));
+    ASSERT_EQ(::chmod(c.dir().c_str(), 0777), 0); // world-writable
+    EXPECT_FALSE(c.lookup(k));
+    Status s = c.store(k, sample());
+    ASSERT_FALSE(s.isOk());
+    EXPECT_EQ(s.message(), "kernel cache " + c.dir() + ": is writable by other users; not used (chmod 700 it)");
+  }
+  {
+    const std::string real = tempDir();
+    KernelCache c(real);
+    ASSERT_TRUE(c.store(k, sample()).isOk());
+    const std::string link = tempDir() + "/link";
+    ASSERT_EQ(::symlink(real.c_str(), link.c_str()), 0);
+    KernelCache viaLink(link);
+    EXPECT_FALSE(viaLink.lookup(k));
+    Status s = viaLink.store(k, sample());
+    ASSERT_FALSE(s.isOk());
+    EXPECT_NE(s.message().find("is a symbolic link"), std::string::npos) << s.message();
+  }
+  if (::geteuid() == 0) { // another owner needs chown
+    KernelCache c(tempDir());
+    ASSERT_TRUE(c.store(k, sample()).isOk());
+    ASSERT_EQ(::chown(c.dir().c_str(), 65534, 65534), 0);
+    EXPECT_FALSE(c.lookup(k));
+    Status s = c.store(k, sample());
+    ASSERT_FALSE(s.isOk());
+    EXPECT_EQ(s.message(), "kernel cache " + c.dir() + ": is owned by user 65534, not by this user (0); not used");
+  }
+}
+
+// An entry that is a FIFO is a miss at once (never a hang), and a store
+// refuses to rename over it.
+TEST(KernelCache, FifoEntryIsAMiss) {
+  KernelCache c(tempDir());
+  const std::string k = KernelCache::key("z", "13.0", "sm_80", {});
+  ASSERT_EQ(::mkfifo(c.pathFor(k).c_str(), 0600), 0);
+  EXPECT_FALSE(c.lookup(k));
+  EXPECT_FALSE(c.store(k, sample()).isOk());
 }

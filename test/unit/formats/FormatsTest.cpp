@@ -1,6 +1,7 @@
 // Tests of runtime/formats: scalar conversions against brute-force references
 // (nearest representable value by search, ties to the even code), int4 packing,
 // the scale rules and QuantizedLinear.
+#include "runtime/formats/Finite.h"
 #include "runtime/formats/Formats.h"
 
 #include <gtest/gtest.h>
@@ -328,4 +329,43 @@ TEST(QuantizedLinear, BadShapesAndScalesAreRejected) {
   q->weights.pop_back();
   EXPECT_FALSE(validate(*q).isOk());
   EXPECT_TRUE(dequantize(*q).empty());
+}
+
+// --- finiteness of stored weights (Finite.h) ------------------------------------
+
+namespace {
+template <typename Bits> qcc::TensorRef tensorOf(qcc::DType dtype, const std::vector<Bits> &v, std::vector<int64_t> shape) {
+  return qcc::TensorRef{dtype, std::move(shape), v.data()};
+}
+} // namespace
+
+TEST(Finite, EveryFloatDtypeAndTheFirstBadElement) {
+  using qcc::DType;
+  using qcc::formats::checkFinite;
+  std::vector<uint16_t> bf16(24, 0x3F80); // 1.0
+  EXPECT_TRUE(checkFinite(tensorOf(DType::BF16, bf16, {4, 6}), "w").isOk());
+  bf16[13] = 0x7FC1;                                      // NaN
+  bf16[20] = 0x7F80;                                      // +inf, after the NaN
+  qcc::Status s = checkFinite(tensorOf(DType::BF16, bf16, {4, 6}), "w");
+  ASSERT_FALSE(s.isOk());
+  EXPECT_EQ(s.message(), "tensor 'w': element 13 [2, 1] is nan");
+  std::vector<uint16_t> f16(5, 0x3C00);
+  f16[4] = 0xFC00; // -inf
+  EXPECT_EQ(checkFinite(tensorOf(DType::F16, f16, {5}), "h").message(), "tensor 'h': element 4 [4] is -inf");
+  std::vector<uint32_t> f32(3, 0x3F800000u);
+  f32[0] = 0x7F800000u;
+  EXPECT_EQ(checkFinite(tensorOf(DType::F32, f32, {3}), "f").message(), "tensor 'f': element 0 [0] is inf");
+  std::vector<uint64_t> f64(2, 0x3FF0000000000000ull);
+  f64[1] = 0x7FF8000000000000ull;
+  EXPECT_EQ(checkFinite(tensorOf(DType::F64, f64, {2}), "d").message(), "tensor 'd': element 1 [1] is nan");
+  std::vector<uint8_t> e4m3 = {0x38, 0x7E, 0xFF};
+  EXPECT_EQ(checkFinite(tensorOf(DType::F8E4M3, e4m3, {3}), "q").message(), "tensor 'q': element 2 [2] is nan");
+  std::vector<uint8_t> u8 = {0xFF, 0x7F};
+  EXPECT_TRUE(checkFinite(tensorOf(DType::U8, u8, {2}), "tokenizer").isOk()); // not a float
+  // Larger than one scan chunk, unaligned: found in the second chunk.
+  std::vector<uint8_t> raw(2 * 20000 + 1, 0);
+  const uint16_t nan = 0xFFC0;
+  std::memcpy(raw.data() + 1 + 2 * 17000, &nan, 2);
+  qcc::TensorRef unaligned{DType::BF16, {20000}, raw.data() + 1};
+  EXPECT_EQ(checkFinite(unaligned, "u").message(), "tensor 'u': element 17000 [17000] is nan");
 }

@@ -7,6 +7,8 @@
 #include "FrontendTestUtil.h"
 
 #include <cstring>
+#include <filesystem>
+#include <sys/stat.h>
 #include <unistd.h>
 
 using namespace qcc;
@@ -36,7 +38,8 @@ std::string configJson(bool tied, int layers = 2) {
 }
 
 // The expected tensors of `configJson`, BF16, filled with a deterministic
-// byte pattern that differs per tensor.
+// byte pattern that differs per tensor (finite values: bit 6 of each high
+// byte cleared keeps every exponent below all-ones).
 std::vector<OwnedTensor> makeTensors(bool tied) {
   Expected<ModelConfig> c = parseLlamaConfig(configJson(tied), "synthetic");
   EXPECT_TRUE(c.isOk());
@@ -47,9 +50,9 @@ std::vector<OwnedTensor> makeTensors(bool tied) {
     int64_t n = 1;
     for (int64_t d : e.second) n *= d;
     t.bytes.resize(static_cast<size_t>(n) * 2);
-    for (auto &b : t.bytes) {
+    for (size_t i = 0; i < t.bytes.size(); ++i) {
       state = state * 1664525u + 1013904223u;
-      b = static_cast<uint8_t>(state >> 24);
+      t.bytes[i] = static_cast<uint8_t>(state >> 24) & (i % 2 ? 0xBF : 0xFF);
     }
     out.push_back(std::move(t));
   }
@@ -137,7 +140,7 @@ TEST(Checkpoint, Stories260K) {
   float last;
   std::memcpy(&last, static_cast<const char *>(norm->data) + 63 * 4, 4);
   EXPECT_FLOAT_EQ(last, 1.7077769041061401f);
-  EXPECT_EQ(ck.contentHash().size(), 16u);
+  EXPECT_EQ(ck.contentHash().size(), 32u); // XXH3-128
   auto again = Checkpoint::open(sharedDir() + "/models/stories260K/");
   ASSERT_TRUE(again.isOk());
   EXPECT_EQ((*again)->contentHash(), ck.contentHash());
@@ -414,4 +417,52 @@ TEST(CheckpointBad, ExtraLayerTensors) {
                   std::vector<uint8_t>(128, 0)});
   });
   expectError(r2, {"unexpected tensor 'model.layers.0.self_attn.q_proj.bias' (not part of the Llama graph)"});
+}
+
+// The Hugging Face cache layout: <repo>/snapshots/<rev>/ holds symlinks
+// ../../blobs/<hash> to the real files. The snapshot may point into its own
+// repo's blobs/; anywhere else is still an escape.
+TEST(Checkpoint, HuggingFaceCacheLayout) {
+  TempDir cache;
+  const std::string repo = cache.file("models--meta-llama--Tiny");
+  const std::string snapshot = repo + "/snapshots/abc123";
+  std::filesystem::create_directories(snapshot);
+  std::filesystem::create_directories(repo + "/blobs");
+  std::filesystem::create_directories(cache.file("elsewhere"));
+  TempDir staging;
+  std::vector<OwnedTensor> ts = makeTensors(false);
+  writeIndex(staging, writeSharded(staging, ts, false, 2));
+  for (const char *name : {"config.json", "model.safetensors.index.json", "model-00001-of-00002.safetensors",
+                           "model-00002-of-00002.safetensors"}) {
+    const std::string blob = std::string("blob-") + name; // stands for the content hash
+    ASSERT_EQ(::rename(staging.file(name).c_str(), (repo + "/blobs/" + blob).c_str()), 0);
+    ASSERT_EQ(::symlink(("../../blobs/" + blob).c_str(), (snapshot + "/" + name).c_str()), 0);
+  }
+  auto r = Checkpoint::open(snapshot);
+  ASSERT_TRUE(r.isOk()) << r.message();
+  EXPECT_EQ((*r)->shards().size(), 2u);
+  EXPECT_NE((*r)->find("model.norm.weight"), nullptr);
+
+  // A shard that leaves for a folder that is not the repo's blobs/.
+  const std::string shard2 = snapshot + "/model-00002-of-00002.safetensors";
+  ASSERT_EQ(::rename((repo + "/blobs/blob-model-00002-of-00002.safetensors").c_str(),
+                     cache.file("elsewhere/blob").c_str()),
+            0);
+  ASSERT_EQ(::unlink(shard2.c_str()), 0);
+  ASSERT_EQ(::symlink("../../../elsewhere/blob", shard2.c_str()), 0);
+  expectError(Checkpoint::open(snapshot),
+              {"shard 'model-00002-of-00002.safetensors' resolves outside the model folder (",
+               "elsewhere/blob) and its cache's blobs/ folder"});
+}
+
+// A FIFO where config.json or a weight file should be: an error at once.
+TEST(CheckpointBad, FifoInputsDoNotHang) {
+  for (const char *name : {"config.json", "model.safetensors"}) {
+    SCOPED_TRACE(name);
+    TempDir dir;
+    writeSingle(dir, makeTensors(false), false);
+    ASSERT_EQ(::unlink(dir.file(name).c_str()), 0);
+    ASSERT_EQ(::mkfifo(dir.file(name).c_str(), 0600), 0);
+    expectError(Checkpoint::open(dir.path()), {dir.file(name) + ": not a regular file (a FIFO)"});
+  }
 }

@@ -291,3 +291,37 @@ TEST(LlamaConfigBad, RopeParameters) {
       "high_freq_factor": 4.0})", with("rope_scaling", "")),
             {"missing required key 'rope_parameters.original_max_position_embeddings'"});
 }
+
+// Values that parse but would make the math non-finite or the sizes absurd
+// are rejected here, with their valid range (runtime/ModelConfig.h), before
+// anything is built from them; the artifact loader applies the same ranges.
+TEST(LlamaConfigBad, ValuesOutOfTheirRange) {
+  expectBad(with("num_hidden_layers", "100000000"), {"'num_hidden_layers' 100000000 is out of range [1, 4096]"});
+  expectBad(with("hidden_size", "2097152"), {"'hidden_size' 2097152 is out of range [1, 1048576]"});
+  expectBad(with("vocab_size", "2147483647"), {"'vocab_size' 2147483647 is out of range [1, 16777216]"});
+  expectBad(with("rope_theta", "1e-300"), {"'rope_theta' 1e-300 is out of range [1, 1e+38]"});
+  expectBad(with("rope_theta", "1e300"), {"'rope_theta' 1e+300 is out of range [1, 1e+38]"});
+  expectBad(with("rms_norm_eps", "1e308"), {"'rms_norm_eps' 1e+308 is out of range [1e-37, 1)"});
+  expectBad(with("rms_norm_eps", "1e-300"), {"'rms_norm_eps' 1e-300 is out of range [1e-37, 1)"});
+  expectBad(with("rope_scaling", R"({"rope_type":"llama3","factor":1e-300,"low_freq_factor":1,
+      "high_freq_factor":4,"original_max_position_embeddings":8192})"),
+            {"'rope_scaling.factor' 1e-300 is out of range [1, 1e+06]"});
+  expectBad(with("rope_scaling", R"({"rope_type":"llama3","factor":8,"low_freq_factor":1,
+      "high_freq_factor":1.0000001,"original_max_position_embeddings":8192})"),
+            {"'rope_scaling.high_freq_factor' (1) must exceed 'low_freq_factor' (1) by at least 0.001"});
+  expectBad(with("head_dim", "7"), {"'head_dim' 7 is odd (RoPE rotates pairs)"});
+  EXPECT_TRUE(parse(with("rms_norm_eps", "1e-37")).isOk());
+  EXPECT_TRUE(parse(with("rope_theta", "1")).isOk());
+}
+
+TEST(LlamaConfigBad, FileOverItsSizeLimit) {
+  TempDir dir;
+  // A 2 MiB string value: over the 1 MiB a config.json may have, refused
+  // before it is read.
+  std::string big = with("_name_or_path", "\"" + std::string(2 << 20, 'x') + "\"");
+  writeFile(dir.file("config.json"), big);
+  expectError(loadLlamaConfig(dir.file("config.json")),
+              {dir.file("config.json") + ": config.json of " + std::to_string(big.size()) +
+               " bytes is over the limit of 1048576 bytes"});
+  expectBad(big, {"config.json of " + std::to_string(big.size()) + " bytes is over the limit"});
+}

@@ -3,6 +3,7 @@
 // pass-written archives are content-addressed, atomic and read back exactly.
 #include "frontends/llama/Checkpoint.h"
 #include "frontends/llama/Importer.h"
+#include "frontends/llama/Safetensors.h"
 #include "passes/Params.h"
 #include "passes/Passes.h"
 #include "quant/Rtn.h"
@@ -12,6 +13,7 @@
 #include <gtest/gtest.h>
 
 #include <cstdlib>
+#include <fstream>
 #include <dirent.h>
 #include <unistd.h>
 
@@ -139,6 +141,90 @@ TEST(Params, ArchivesAreContentAddressedAtomicAndReadBack) {
   EXPECT_EQ(qback->quantized->scales, q->scales);
   for (const std::string &f : files) unlink((dir + "/" + f).c_str());
   rmdir(dir.c_str());
+}
+
+// A copy of the bundled model whose `tensor` has bf16 element 5 set to `bits`
+// (or its first byte flipped when bits is 0), in a fresh temporary folder.
+std::string editedModel(const std::string &tensor, uint16_t bits) {
+  char pattern[] = "/tmp/qcc-import-test-XXXXXX";
+  EXPECT_NE(mkdtemp(pattern), nullptr);
+  const std::string src = std::string(QCC_SOURCE_DIR) + "/models/llama-tiny-shakespeare", dir = pattern;
+  for (const char *name : {"config.json", "model.safetensors"}) {
+    std::ifstream in(src + "/" + name, std::ios::binary);
+    std::ofstream(dir + "/" + name, std::ios::binary) << in.rdbuf();
+  }
+  int64_t offset = 0;
+  {
+    auto file = SafetensorsFile::open(dir + "/model.safetensors");
+    EXPECT_TRUE(file.isOk()) << file.message();
+    const TensorRef *t = (*file)->find(tensor);
+    EXPECT_NE(t, nullptr) << tensor;
+    EXPECT_EQ(t->dtype, DType::BF16);
+    // Byte offset of the data: 8 bytes of header length, the JSON header,
+    // then the tensor's data_offsets[0].
+    offset = int64_t(8 + (*file)->headerBytes().size());
+    std::string header((*file)->headerBytes());
+    const size_t at = header.find("\"" + tensor + "\"");
+    const size_t offsets = header.find("data_offsets", at);
+    offset += std::atoll(header.c_str() + header.find('[', offsets) + 1);
+  }
+  std::fstream f(dir + "/model.safetensors", std::ios::in | std::ios::out | std::ios::binary);
+  if (bits) {
+    f.seekp(offset + 2 * 5);
+    f.write(reinterpret_cast<const char *>(&bits), 2);
+  } else {
+    char c;
+    f.seekg(offset);
+    f.get(c);
+    f.seekp(offset);
+    f.put(char(c ^ 1));
+  }
+  return dir;
+}
+
+void removeModel(const std::string &dir) {
+  for (const std::string &f : filesIn(dir)) unlink((dir + "/" + f).c_str());
+  rmdir(dir.c_str());
+}
+
+// A NaN or infinity in any graph tensor stops the import (no method may
+// quantize it, no bf16 pass-through carry it), naming tensor and element.
+TEST(Import, NonFiniteWeightsAreErrors) {
+  struct Case {
+    const char *tensor;
+    uint16_t bits;
+    const char *what;
+  } cases[] = {{"model.layers.1.input_layernorm.weight", 0x7FC0, "nan"},
+               {"model.embed_tokens.weight", 0x7F80, "inf"},
+               {"model.layers.0.mlp.down_proj.weight", 0xFF80, "-inf"}};
+  for (const Case &c : cases) {
+    SCOPED_TRACE(c.tensor);
+    const std::string dir = editedModel(c.tensor, c.bits);
+    mlir::DialectRegistry registry;
+    registerQccDialects(registry);
+    mlir::MLIRContext context(registry);
+    auto ckpt = Checkpoint::open(dir);
+    ASSERT_TRUE(ckpt.isOk()) << ckpt.message();
+    auto m = importLlama(context, **ckpt, {});
+    ASSERT_FALSE(m.isOk());
+    EXPECT_NE(m.message().find("tensor '" + std::string(c.tensor) + "': element 5 ["), std::string::npos) << m.message();
+    EXPECT_NE(m.message().find(std::string("] is ") + c.what), std::string::npos) << m.message();
+    removeModel(dir);
+  }
+}
+
+// qcc.checkpoint_hash covers weight values: one flipped bit of one tensor
+// changes it (and that tensor's parameter hash, and no other).
+TEST(Import, CheckpointHashCoversWeightValues) {
+  const std::string dir = editedModel("model.norm.weight", 0);
+  Imported original(std::string(QCC_SOURCE_DIR) + "/models/llama-tiny-shakespeare"), edited(dir);
+  auto hashOf = [](Imported &m) { return m.module.get()->getAttrOfType<mlir::StringAttr>("qcc.checkpoint_hash").str(); };
+  EXPECT_NE(hashOf(original), hashOf(edited));
+  EXPECT_NE(original.weight("model.norm.weight").getParamAttr().getHash(),
+            edited.weight("model.norm.weight").getParamAttr().getHash());
+  EXPECT_EQ(original.weight("model.embed_tokens.weight").getParamAttr().getHash(),
+            edited.weight("model.embed_tokens.weight").getParamAttr().getHash());
+  removeModel(dir);
 }
 
 } // namespace
