@@ -2,18 +2,24 @@
 // folder (what vLLM and transformers load) of the model quantized as
 // `qcc compile` quantizes it.
 #include "tools/qcc/Command.h"
+#include "tools/qcc/OutputPath.h"
 #include "tools/qcc/PipelineProgress.h"
 #include "tools/qcc/QuantOptions.h"
+#include "tools/qcc/SizeChecks.h"
 
 #include "codegen/export/CompressedTensorsExport.h"
+#include "frontends/llama/LlamaConfig.h"
 #include "passes/Pipelines.h"
 #include "passes/ToProgram.h"
+#include "support/Printable.h"
 #include "support/Progress.h"
 
 #include "mlir/Pass/PassManager.h"
 #include "llvm/Support/raw_ostream.h"
 
+#include <climits>
 #include <cstdio>
+#include <cstdlib>
 #include <map>
 
 namespace {
@@ -38,6 +44,24 @@ const char *kUsage =
     "  --dtype f32|bf16    activation precision of calibration (default: the checkpoint's)\n"
     "  --dump-pass-pipeline  print the pass pipeline (as `qcc-opt --pass-pipeline=` takes it), then export\n"
     "  --quiet             no progress lines\n";
+
+// With --overwrite the existing output folder is replaced as a whole: it must
+// not be (or hold) the checkpoint folder or any other input of the export.
+qcc::Status checkNotAnInputFolder(const std::string &output, const std::vector<std::string> &inputs) {
+  char resolved[PATH_MAX];
+  if (!::realpath(output.c_str(), resolved)) return qcc::Status::ok(); // nothing there yet
+  const std::string folder = resolved;
+  for (const std::string &input : inputs) {
+    char in[PATH_MAX];
+    if (!::realpath(input.c_str(), in)) continue;
+    const std::string path = in;
+    if (path == folder || (path.size() > folder.size() && path.compare(0, folder.size(), folder) == 0 &&
+                           path[folder.size()] == '/'))
+      return qcc::Status::error(output + ": holds the input " + input +
+                                ", which replacing the folder would delete; choose another output");
+  }
+  return qcc::Status::ok();
+}
 
 // "28 w4a16:g128, 1 bf16" for the linears of a plan.
 std::string formatCounts(const qcc::CompressedTensorsPlan &plan) {
@@ -110,10 +134,21 @@ int runExport(const std::vector<std::string> &args) {
     const bool exists = llvm::StringRef(s.message()).ends_with("already exists");
     return fail(s.message() + (exists ? " (--overwrite replaces it)" : ""));
   }
+  std::vector<std::string> inputs = checkpointInputs(modelDir);
+  for (const std::string *p : {&options.calibSource, &options.layerFormatsFile})
+    if (!p->empty() && *p != "random") inputs.push_back(*p);
+  if (qcc::Status s = checkNotAnInputFolder(output, inputs); !s) return fail(s.message());
+  if (qcc::Status s = checkQuantOptions(options); !s) return fail(s.message());
   if (!calibGiven) {
     std::string note = defaultCalibration(options, modelDir);
     if (!note.empty()) progress.line(note);
   }
+  // The calibration's memory, from the config alone (cheap), before any work.
+  auto sourceConfig = qcc::loadLlamaConfig(modelDir + "/config.json");
+  if (!sourceConfig) return fail(sourceConfig.message());
+  if (options.needsCalibration())
+    if (qcc::Status s = checkCalibrationMemory(*sourceConfig, options.calibSamples, options.calibSeqLen); !s)
+      return fail(s.message());
 
   const auto start = Clock::now();
   std::vector<std::pair<std::string, double>> stages;
@@ -125,7 +160,7 @@ int runExport(const std::vector<std::string> &args) {
   stages.push_back({"import", secondsSince(t0)});
   auto config = qcc::modelConfigOf(*module);
   if (!config) return fail(config.message());
-  progress.line("imported " + modelDir + " (" + std::to_string(config->numLayers) + " layers)");
+  progress.line("imported " + qcc::printable(modelDir) + " (" + std::to_string(config->numLayers) + " layers)");
   qcc::setProgressReporter([&](const std::string &stage, int64_t done, int64_t total) {
     progress.layer(stage, done - 1, total);
   });
@@ -174,7 +209,7 @@ int runExport(const std::vector<std::string> &args) {
 
   if (!progress.quiet) {
     std::fprintf(stderr, "[qcc] wrote %s: %.2f MiB of tensors in %zu shard%s, %zu linears (%zu quantized)%s\n",
-                 output.c_str(), summary->tensorBytes / 1048576.0, summary->shards.size(),
+                 qcc::printable(output).c_str(), summary->tensorBytes / 1048576.0, summary->shards.size(),
                  summary->shards.size() == 1 ? "" : "s", summary->linears, summary->quantizedLinears,
                  summary->files.empty() ? ", no tokenizer files" : "");
     for (const auto &[stage, seconds] : stages) std::fprintf(stderr, "[qcc]   %-22s %8.2f s\n", stage.c_str(), seconds);
