@@ -170,7 +170,7 @@ const char *ctFormat(formats::Format f) {
   return "dense";
 }
 
-Json quantizationConfig(const std::vector<ExportEntry> &plan) {
+Json quantizationConfig(const std::vector<ExportEntry> &plan, bool tiedHead) {
   std::vector<Group> groups;
   std::vector<std::string> ignore;
   for (const ExportEntry &e : plan) {
@@ -208,6 +208,9 @@ Json quantizationConfig(const std::vector<ExportEntry> &plan) {
     scheme.add("weights", weightArgs(g));
     cg.add("group_" + std::to_string(i), std::move(scheme));
   }
+  // A head tied to the embedding table has no tensors of its own; without
+  // this entry compressed-tensors would attach the `Linear` scheme to it.
+  if (tiedHead) ignore.push_back("lm_head");
   Json ig = Json::array();
   for (const std::string &m : ignore) ig.push(Json::str(m));
   Json qc = Json::object();
@@ -248,7 +251,7 @@ Json modelConfigJson(const ModelConfig &c, const std::vector<ExportEntry> &plan)
   j.add("num_attention_heads", Json::integer(c.numHeads));
   j.add("num_hidden_layers", Json::integer(c.numLayers));
   j.add("num_key_value_heads", Json::integer(c.numKvHeads));
-  j.add("quantization_config", quantizationConfig(plan));
+  j.add("quantization_config", quantizationConfig(plan, c.tieWordEmbeddings));
   j.add("rms_norm_eps", Json::number(c.rmsNormEps));
   if (c.ropeScaling.enabled) {
     Json rs = Json::object();
@@ -285,7 +288,7 @@ std::vector<OutTensor> tensorsOf(const ExportEntry &e) {
   const int64_t N = e.outFeatures, K = e.inFeatures;
   const std::string &m = e.name;
   switch (e.format.format) {
-  case formats::Format::BF16: return {{m + ".weight", DType::BF16, {N, K}}};
+  case formats::Format::BF16: return {{m + ".weight", e.dtype, {N, K}}};
   case formats::Format::W4A16:
     return {{m + ".weight_packed", DType::I32, {N, (K + 7) / 8}},
             {m + ".weight_scale", DType::F32, {N, K / e.format.groupSize}},
@@ -355,8 +358,80 @@ ExportEntry ExportEntry::linear(std::string module, formats::FormatSpec format, 
   return e;
 }
 
-Expected<std::string> quantizationConfigJson(const std::vector<ExportEntry> &plan) {
-  return quantizationConfig(plan).text();
+Expected<std::string> quantizationConfigJson(const std::vector<ExportEntry> &plan, bool tiedHead) {
+  return quantizationConfig(plan, tiedHead).text();
+}
+
+Status checkExportPlan(const ModelConfig &config, const std::vector<ExportEntry> &plan) {
+  // The plan covers the Llama graph exactly once, with the config's shapes.
+  std::map<std::string, std::vector<int64_t>> expected;
+  for (const auto &t : Checkpoint::expectedTensors(config)) expected[t.first] = t.second;
+  std::map<std::string, formats::FormatSpec> linearFormat;
+  std::set<std::string> seen;
+  auto floatDtype = [](DType d) { return d == DType::F32 || d == DType::BF16 || d == DType::F16; };
+  for (const ExportEntry &e : plan) {
+    std::string tensor = e.kind == ExportEntry::Kind::Linear ? e.name + ".weight" : e.name;
+    std::vector<int64_t> shape =
+        e.kind == ExportEntry::Kind::Linear ? std::vector<int64_t>{e.outFeatures, e.inFeatures} : e.shape;
+    auto it = expected.find(tensor);
+    if (it == expected.end())
+      return Status::error("'" + e.name + "' is not a tensor of the Llama model the config describes");
+    if (!seen.insert(tensor).second) return Status::error("'" + e.name + "' is planned twice");
+    if (shape != it->second)
+      return Status::error("'" + e.name + "' is planned with shape " + shapeText(shape) + " but the config implies " +
+                           shapeText(it->second));
+    if (e.kind == ExportEntry::Kind::Dense && e.shape.size() == 2 && tensor != "model.embed_tokens.weight")
+      return Status::error("linear '" + e.name + "' must be planned as a linear, not a dense tensor");
+    if (e.kind == ExportEntry::Kind::Linear) {
+      if (tensor == "model.embed_tokens.weight")
+        return Status::error("the embedding table must be planned as a dense tensor");
+      if (e.format.format == formats::Format::W4A16 &&
+          (e.format.groupSize <= 0 || e.format.groupSize % 2 != 0 || e.inFeatures % e.format.groupSize != 0))
+        return Status::error("'" + e.name + "': " + formats::formatSpecName(e.format) +
+                             " needs an even group size dividing " + std::to_string(e.inFeatures));
+      if (e.format.format == formats::Format::BF16 && !floatDtype(e.dtype))
+        return Status::error("linear '" + e.name + "' has dtype " + dtypeName(e.dtype) +
+                             "; unquantized Llama weights must be F32, BF16 or F16");
+      linearFormat[e.name] = e.format;
+    } else if (!floatDtype(e.dtype)) {
+      return Status::error("dense tensor '" + e.name + "' has dtype " + dtypeName(e.dtype) +
+                           "; Llama weights must be F32, BF16 or F16");
+    }
+  }
+  for (const auto &t : expected)
+    if (!seen.count(t.first)) return Status::error("the plan has no '" + t.first + "'");
+  // vLLM fuses q|k|v and gate|up into one linear each: one scheme per set.
+  for (int64_t l = 0; l < config.numLayers; ++l) {
+    std::string p = "model.layers." + std::to_string(l) + ".";
+    for (const auto &set : {std::vector<std::string>{"self_attn.q_proj", "self_attn.k_proj", "self_attn.v_proj"},
+                            std::vector<std::string>{"mlp.gate_proj", "mlp.up_proj"}}) {
+      const formats::FormatSpec &first = linearFormat[p + set[0]];
+      for (const std::string &m : set)
+        if (formats::formatSpecName(linearFormat[p + m]) != formats::formatSpecName(first))
+          return Status::error(p + set[0] + " is " + formats::formatSpecName(first) + " but " + p + m + " is " +
+                               formats::formatSpecName(linearFormat[p + m]) + "; vLLM fuses " +
+                               (set.size() == 3 ? "q_proj, k_proj and v_proj into one linear (qkv_proj)"
+                                                : "gate_proj and up_proj into one linear (gate_up_proj)") +
+                               ", so they must share one format");
+    }
+  }
+  return Status::ok();
+}
+
+Status checkExportOutput(const std::string &outDirIn, bool overwrite) {
+  std::string outDir = outDirIn;
+  while (outDir.size() > 1 && outDir.back() == '/') outDir.pop_back();
+  if (outDir.empty()) return Status::error("export: empty output folder name");
+  struct stat st;
+  const std::string parent = parentOf(outDir);
+  if (::stat(parent.c_str(), &st) != 0)
+    return Status::error(outDir + ": the parent folder '" + parent + "' does not exist");
+  if (!S_ISDIR(st.st_mode)) return Status::error(outDir + ": '" + parent + "' is not a folder");
+  if (::stat(outDir.c_str(), &st) == 0) {
+    if (!S_ISDIR(st.st_mode)) return Status::error(outDir + ": exists and is not a folder");
+    if (!overwrite) return Status::error(outDir + ": the output folder already exists");
+  }
+  return Status::ok();
 }
 
 struct ExportWriter::Impl {
@@ -369,6 +444,7 @@ struct ExportWriter::Impl {
   size_t nextEntry = 0, currentShard = 0, tensorsLeftInShard = 0;
   std::unique_ptr<SafetensorsWriter> shard;
   std::map<std::string, size_t> shardOf; // tensor -> shard index
+  std::set<std::string> extraFiles;       // written by writeFile()
   bool closed = false;
 
   ~Impl() { discard(); }
@@ -426,63 +502,10 @@ Expected<std::unique_ptr<ExportWriter>> ExportWriter::create(const std::string &
   if (outDir.empty()) return Status::error("export: empty output folder name");
   if (options.maxShardBytes == 0) return Status::error(outDir + ": the shard size limit must be positive");
 
-  // The plan covers the Llama graph exactly once, with the config's shapes.
-  std::map<std::string, std::vector<int64_t>> expected;
-  for (const auto &t : Checkpoint::expectedTensors(config)) expected[t.first] = t.second;
-  std::map<std::string, formats::FormatSpec> linearFormat;
-  std::set<std::string> seen;
-  for (const ExportEntry &e : plan) {
-    std::string tensor = e.kind == ExportEntry::Kind::Linear ? e.name + ".weight" : e.name;
-    std::vector<int64_t> shape =
-        e.kind == ExportEntry::Kind::Linear ? std::vector<int64_t>{e.outFeatures, e.inFeatures} : e.shape;
-    auto it = expected.find(tensor);
-    if (it == expected.end())
-      return Status::error(outDir + ": '" + e.name + "' is not a tensor of the Llama model the config describes");
-    if (!seen.insert(tensor).second) return Status::error(outDir + ": '" + e.name + "' is planned twice");
-    if (shape != it->second)
-      return Status::error(outDir + ": '" + e.name + "' is planned with shape " + shapeText(shape) +
-                           " but the config implies " + shapeText(it->second));
-    if (e.kind == ExportEntry::Kind::Dense && e.shape.size() == 2 && tensor != "model.embed_tokens.weight")
-      return Status::error(outDir + ": linear '" + e.name + "' must be planned as a linear, not a dense tensor");
-    if (e.kind == ExportEntry::Kind::Linear) {
-      if (tensor == "model.embed_tokens.weight")
-        return Status::error(outDir + ": the embedding table must be planned as a dense tensor");
-      if (e.format.format == formats::Format::W4A16 &&
-          (e.format.groupSize <= 0 || e.format.groupSize % 2 != 0 || e.inFeatures % e.format.groupSize != 0))
-        return Status::error(outDir + ": '" + e.name + "': " + formats::formatSpecName(e.format) +
-                             " needs an even group size dividing " + std::to_string(e.inFeatures));
-      linearFormat[e.name] = e.format;
-    } else if (e.dtype != DType::F32 && e.dtype != DType::BF16 && e.dtype != DType::F16) {
-      return Status::error(outDir + ": dense tensor '" + e.name + "' has dtype " + dtypeName(e.dtype) +
-                           "; Llama weights must be F32, BF16 or F16");
-    }
-  }
-  for (const auto &t : expected)
-    if (!seen.count(t.first)) return Status::error(outDir + ": the plan has no '" + t.first + "'");
-  // vLLM fuses q|k|v and gate|up into one linear each: one scheme per set.
-  for (int64_t l = 0; l < config.numLayers; ++l) {
-    std::string p = "model.layers." + std::to_string(l) + ".";
-    for (const auto &set : {std::vector<std::string>{"self_attn.q_proj", "self_attn.k_proj", "self_attn.v_proj"},
-                            std::vector<std::string>{"mlp.gate_proj", "mlp.up_proj"}}) {
-      const formats::FormatSpec &first = linearFormat[p + set[0]];
-      for (const std::string &m : set)
-        if (formats::formatSpecName(linearFormat[p + m]) != formats::formatSpecName(first))
-          return Status::error(outDir + ": " + p + set[0] + " is " + formats::formatSpecName(first) + " but " + p + m +
-                               " is " + formats::formatSpecName(linearFormat[p + m]) + "; vLLM fuses " + set[0] +
-                               (set.size() == 3 ? ", k_proj and v_proj" : " and up_proj") +
-                               " into one linear, so they must share one format");
-    }
-  }
-
-  // The output folder: its parent exists, the folder itself only with overwrite.
-  struct stat st;
+  Status planOk = checkExportPlan(config, plan);
+  if (!planOk) return planOk.withContext(outDir);
+  QCC_RETURN_IF_ERROR(checkExportOutput(outDir, options.overwrite));
   const std::string parent = parentOf(outDir);
-  if (::stat(parent.c_str(), &st) != 0 || !S_ISDIR(st.st_mode))
-    return Status::error(outDir + ": the parent folder '" + parent + "' does not exist");
-  if (::stat(outDir.c_str(), &st) == 0) {
-    if (!S_ISDIR(st.st_mode)) return Status::error(outDir + ": exists and is not a folder");
-    if (!options.overwrite) return Status::error(outDir + ": the output folder already exists");
-  }
 
   auto impl = std::make_unique<Impl>();
   impl->outDir = outDir;
@@ -557,6 +580,9 @@ Status ExportWriter::writeLinear(const std::string &module, const formats::Quant
                                  std::to_string(q.outFeatures) + ", " + std::to_string(q.inFeatures) + "] group " +
                                  std::to_string(q.groupSize) + " but was planned as " +
                                  formats::formatSpecName(e.format) + " " + shapeText({N, K})));
+  if (q.format == formats::Format::BF16 && e.dtype != DType::BF16)
+    return im.fail(Status::error(im.outDir + ": linear '" + module + "' is planned as a dense " + dtypeName(e.dtype) +
+                                 " weight, not bf16"));
   Status valid = formats::validate(q);
   if (!valid.isOk()) return im.fail(valid.withContext(im.outDir + ": linear '" + module + "'"));
   const std::vector<OutTensor> outs = tensorsOf(e);
@@ -591,6 +617,42 @@ Status ExportWriter::writeLinear(const std::string &module, const formats::Quant
   return Status::ok();
 }
 
+Status ExportWriter::writeDenseLinear(const std::string &module, const void *data, size_t bytes) {
+  Impl &im = *impl_;
+  QCC_RETURN_IF_ERROR(im.checkNext(module, ExportEntry::Kind::Linear));
+  const ExportEntry &e = im.plan[im.nextEntry];
+  if (e.format.format != formats::Format::BF16)
+    return im.fail(Status::error(im.outDir + ": linear '" + module + "' is planned as " +
+                                 formats::formatSpecName(e.format) + ", not as a dense weight"));
+  const OutTensor t = tensorsOf(e)[0];
+  if (bytes != t.bytes())
+    return im.fail(Status::error(im.outDir + ": linear '" + module + "' has " + std::to_string(bytes) +
+                                 " bytes, expected " + std::to_string(t.bytes()) + " (" + dtypeName(t.dtype) + " " +
+                                 shapeText(t.shape) + ")"));
+  Status s = im.put(t, data, bytes);
+  if (!s.isOk()) return im.fail(s);
+  ++im.nextEntry;
+  return Status::ok();
+}
+
+Status ExportWriter::writeFile(const std::string &name, const void *data, size_t bytes) {
+  Impl &im = *impl_;
+  if (im.closed) return Status::error(im.outDir + ": the export writer is closed");
+  bool own = name == "config.json" || name == "model.safetensors.index.json";
+  for (const std::string &shard : im.shardNames) own |= name == shard;
+  if (name.empty() || name[0] == '.' || name.find('/') != std::string::npos || own)
+    return im.fail(Status::error(im.outDir + ": '" + name + "' cannot be added to the folder (" +
+                                 (own ? "the writer makes it" : "not a plain file name") + ")"));
+  if (!im.extraFiles.insert(name).second)
+    return im.fail(Status::error(im.outDir + ": '" + name + "' is added twice"));
+  auto w = AtomicFileWriter::create(im.tempDir + "/" + name);
+  Status s = w ? Status::ok() : w.status();
+  if (s.isOk() && bytes > 0) s = (*w)->write(data, bytes);
+  if (s.isOk()) s = (*w)->commit();
+  if (!s.isOk()) return im.fail(s);
+  return Status::ok();
+}
+
 Status ExportWriter::finish() {
   Impl &im = *impl_;
   if (im.closed) return Status::error(im.outDir + ": the export writer is closed");
@@ -612,6 +674,7 @@ Status ExportWriter::finish() {
   }
   for (const char *name : kCopiedFiles) {
     if (!s.isOk()) break;
+    if (im.extraFiles.count(name)) continue; // the caller's copy
     const std::string from = im.sourceDir + "/" + name;
     struct stat st;
     if (!im.sourceDir.empty() && ::stat(from.c_str(), &st) == 0 && S_ISREG(st.st_mode))

@@ -10,7 +10,8 @@
 //
 // Mapping of qcc's formats (each is exact: reading the folder back gives the
 // same codes and fp32 scales):
-//   bf16     M.weight BF16 [N, K]; listed in `ignore`
+//   bf16     M.weight [N, K] in the entry's dtype (BF16, or F32 / F16 for a
+//            weight a pass rewrote, e.g. SmoothQuant); listed in `ignore`
 //   w4a16:gG pack-quantized: M.weight_packed I32 [N, ceil(K/8)] (code + 8 at bit
 //            4k of the row), M.weight_scale F32 [N, K/G], M.weight_shape I64 [2];
 //            weights int4 symmetric group G, no activation quantization
@@ -26,7 +27,9 @@
 // token ids, torch_dtype) with a quantization_config: one config group per qcc
 // format present ("group_0", ... in order of first use), targeting ["Linear"]
 // when one format covers every quantized linear, else the groups' module
-// names; `ignore` lists the bf16 linears; format is the group's format or
+// names; `ignore` lists the bf16 linears (and `lm_head` when the config ties
+// it to the embedding table: compressed-tensors would otherwise attach a
+// `Linear` scheme to the tied head); format is the group's format or
 // "mixed-precision"; quantization_status "compressed"; version "0.19.0" (the
 // compressed-tensors layout written). vLLM fuses q|k|v and gate|up, so each of
 // those sets must share one format (checked by create()).
@@ -36,9 +39,10 @@
 // own); one shard is `model.safetensors`, several are
 // `model-0000i-of-0000n.safetensors` plus `model.safetensors.index.json`
 // (metadata.total_size = the tensor bytes, weight_map sorted). Copied from the
-// source folder when present: tokenizer.json, tokenizer_config.json,
-// special_tokens_map.json, tokenizer.model, generation_config.json,
-// chat_template.jinja, chat_template.json.
+// source folder when present (an empty sourceDir copies nothing):
+// tokenizer.json, tokenizer_config.json, special_tokens_map.json,
+// tokenizer.model, generation_config.json, chat_template.jinja,
+// chat_template.json; writeFile() adds files given by the caller.
 //
 // Streaming: one linear's re-packed bytes at a time; shards are written as the
 // tensors arrive. Atomic at the folder level: everything goes to a hidden
@@ -68,7 +72,8 @@ struct ExportEntry {
   // Dense: the tensor name ("model.norm.weight"). Linear: the module name
   // ("model.layers.0.self_attn.q_proj", "lm_head"); its tensors are derived.
   std::string name;
-  // Dense only.
+  // Dense entries, and linears in format bf16 (not quantized): the tensor's
+  // dtype (F32, BF16 or F16).
   DType dtype = DType::BF16;
   std::vector<int64_t> shape;
   // Linear only: the format and [N = out, K = in].
@@ -90,6 +95,15 @@ struct ExportOptions {
   bool overwrite = false;                 // replace an existing output folder
 };
 
+// The plan's own rules, checked before anything is written (create() checks
+// them too): every Llama tensor of `config` exactly once with its shape,
+// w4a16 groups even and dividing K, dense dtypes F32/BF16/F16, and q|k|v and
+// gate|up each in one format. Messages name the tensors, not a folder.
+Status checkExportPlan(const ModelConfig &config, const std::vector<ExportEntry> &plan);
+// What create() requires of the output folder: its parent is a folder, and
+// the folder itself does not exist unless `overwrite`.
+Status checkExportOutput(const std::string &outDir, bool overwrite);
+
 class ExportWriter {
 public:
   // Checks the plan against the model (every Llama tensor exactly once, with
@@ -107,6 +121,13 @@ public:
   Status writeDense(const std::string &name, const void *data, size_t bytes);
   // The next entry must be this linear; `q` must have the planned format and shape.
   Status writeLinear(const std::string &module, const formats::QuantizedLinear &q);
+  // The next entry must be this linear, planned in format bf16: its weight
+  // [N, K] in the planned dtype, `bytes` = N * K * dtype size.
+  Status writeDenseLinear(const std::string &module, const void *data, size_t bytes);
+  // A file of the folder besides config.json and the tensors (a tokenizer
+  // file), at any time before finish(). `name` is a plain file name that
+  // the writer does not produce itself.
+  Status writeFile(const std::string &name, const void *data, size_t bytes);
   // Every entry written: config.json, the index, copies, rename. The writer is
   // closed afterwards (also after a failure, which removes the temporary folder).
   Status finish();
@@ -120,7 +141,8 @@ private:
   std::unique_ptr<Impl> impl_;
 };
 
-// The quantization_config JSON object the plan produces (for tests and tools).
-Expected<std::string> quantizationConfigJson(const std::vector<ExportEntry> &plan);
+// The quantization_config JSON object the plan produces (for tests and tools);
+// `tiedHead`: the model ties lm_head to the embedding table.
+Expected<std::string> quantizationConfigJson(const std::vector<ExportEntry> &plan, bool tiedHead = false);
 
 } // namespace qcc::compressed_tensors

@@ -2,6 +2,7 @@
 #include "tools/qcc/Command.h"
 #include "tools/qcc/ModelText.h"
 #include "tools/qcc/OutputPath.h"
+#include "tools/qcc/PipelineProgress.h"
 #include "tools/qcc/QuantOptions.h"
 #include "tools/qcc/SizeChecks.h"
 
@@ -16,18 +17,12 @@
 #include "support/Progress.h"
 #include "support/Targets.h"
 
-#include "mlir/IR/Diagnostics.h"
-#include "mlir/Pass/PassInstrumentation.h"
 #include "mlir/Pass/PassManager.h"
 #include "llvm/Support/raw_ostream.h"
 
-#include <chrono>
 #include <climits>
 #include <cstdio>
 #include <cstdlib>
-#include <sys/resource.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 namespace {
 
@@ -53,61 +48,11 @@ const char *kUsage =
     "  --dump-pass-pipeline  print the pass pipeline (as `qcc-opt --pass-pipeline=` takes it), then compile\n"
     "  --quiet             no progress lines\n";
 
-using Clock = std::chrono::steady_clock;
-
-double secondsSince(Clock::time_point t) {
-  return std::chrono::duration<double>(Clock::now() - t).count();
-}
-
-long peakRssMiB() {
-  struct rusage ru;
-  getrusage(RUSAGE_SELF, &ru);
-  return ru.ru_maxrss / 1024; // kilobytes on Linux
-}
-
-// Progress on stderr: one line per event; on a terminal, layer lines of one
-// stage overwrite each other.
-struct Progress {
-  bool quiet = false;
-  bool tty = ::isatty(2);
-  bool open = false; // an overwritable line is showing
-  void line(const std::string &text) {
-    if (quiet) return;
-    if (open) std::fputc('\n', stderr), open = false;
-    std::fprintf(stderr, "[qcc] %s\n", text.c_str());
-  }
-  // "quantize: 3/32" (a block), "write tensors: 128/291".
-  void layer(const std::string &stage, int64_t index, int64_t count) {
-    if (quiet) return;
-    if (tty) {
-      std::fprintf(stderr, "\r\033[K[qcc] %s: %lld/%lld", stage.c_str(), (long long)index + 1, (long long)count);
-      open = index + 1 < count;
-      if (!open) std::fputc('\n', stderr);
-    } else {
-      std::fprintf(stderr, "[qcc] %s: %lld/%lld\n", stage.c_str(), (long long)index + 1, (long long)count);
-    }
-  }
-};
-
-// Times each pass and reports it as a stage.
-struct StageTimer : mlir::PassInstrumentation {
-  Progress &progress;
-  std::vector<std::pair<std::string, double>> &stages;
-  Clock::time_point start;
-  StageTimer(Progress &p, std::vector<std::pair<std::string, double>> &s) : progress(p), stages(s) {}
-  void runBeforePass(mlir::Pass *pass, mlir::Operation *) override {
-    start = Clock::now();
-    progress.line(pass->getArgument().str() + " ...");
-  }
-  void runAfterPass(mlir::Pass *pass, mlir::Operation *) override {
-    stages.push_back({pass->getArgument().str(), secondsSince(start)});
-  }
-  void runAfterPassFailed(mlir::Pass *pass, mlir::Operation *op) override {
-    failedPass = pass->getArgument().str();
-    runAfterPass(pass, op);
-  }
-  std::string failedPass;
-};
+using qcc::cli::Clock;
+using qcc::cli::peakRssMiB;
+using qcc::cli::Progress;
+using qcc::cli::secondsSince;
+using qcc::cli::StageTimer;
 
 int runCompile(const std::vector<std::string> &args) {
   auto fail = [](const std::string &m) { return qcc::cli::fail("compile", m); };
@@ -227,21 +172,7 @@ int runCompile(const std::vector<std::string> &args) {
   if (noTokenizer) (*module)->removeAttr("qcc.tokenizer");
 
   // Diagnostics of the passes (errors, remarks) go to stderr, prefixed.
-  mlir::ScopedDiagnosticHandler diagnostics(&context, [&](mlir::Diagnostic &d) {
-    const char *kind = d.getSeverity() == mlir::DiagnosticSeverity::Error     ? "error"
-                       : d.getSeverity() == mlir::DiagnosticSeverity::Warning ? "warning"
-                                                                               : "note";
-    std::string text;
-    llvm::raw_string_ostream os(text);
-    d.print(os);
-    if (d.getSeverity() == mlir::DiagnosticSeverity::Error)
-      qcc::cli::fail("compile", os.str());
-    else if (d.getSeverity() == mlir::DiagnosticSeverity::Warning)
-      qcc::cli::warn("compile", os.str()); // shown even with --quiet
-    else
-      progress.line(std::string(kind) + ": " + qcc::printable(os.str()));
-    return mlir::success();
-  });
+  mlir::ScopedDiagnosticHandler diagnostics(&context, qcc::cli::passDiagnostics("compile", progress));
 
   mlir::PassManager pm(&context, mlir::ModuleOp::getOperationName());
   auto timer = std::make_unique<StageTimer>(progress, stages);

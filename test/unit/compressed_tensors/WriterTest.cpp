@@ -280,3 +280,92 @@ TEST(WriterTest, BadPlans) {
 }
 
 } // namespace
+
+namespace {
+
+// Unquantized linears keep the dtype of their weight (f32 after SmoothQuant or
+// AWQ rewrote it); a tied head is in `ignore`; callers add files.
+TEST(WriterTest, DenseLinearsInTheirDtypeTiedHeadAndAddedFiles) {
+  ModelConfig config = tinyConfig();
+  config.tieWordEmbeddings = true;
+  std::vector<ExportEntry> plan;
+  std::map<std::string, std::vector<uint8_t>> bytes;
+  uint32_t seed = 1;
+  for (const auto &t : Checkpoint::expectedTensors(config)) {
+    const bool linear = t.second.size() == 2 && t.first != "model.embed_tokens.weight";
+    const std::string name = linear ? t.first.substr(0, t.first.size() - 7) : t.first;
+    int64_t n = 1;
+    for (int64_t d : t.second) n *= d;
+    std::mt19937 rng(++seed);
+    std::vector<uint8_t> b(size_t(4 * n));
+    for (size_t i = 0; i < b.size(); i += 4) {
+      float v = std::normal_distribution<float>(0.0f, 0.05f)(rng);
+      std::memcpy(&b[i], &v, 4);
+    }
+    bytes[name] = b;
+    if (linear) {
+      ExportEntry e = ExportEntry::linear(name, kBf16, t.second[0], t.second[1]);
+      e.dtype = DType::F32;
+      plan.push_back(e);
+    } else {
+      plan.push_back(ExportEntry::dense(name, DType::F32, t.second));
+    }
+  }
+  TempDir tmp;
+  auto w = ExportWriter::create(tmp.file("out"), config, "", plan);
+  ASSERT_TRUE(w.isOk()) << w.message();
+  ASSERT_TRUE((*w)->writeFile("tokenizer.json", "{}", 2).isOk());
+  expectStatusError((*w)->writeFile("config.json", "{}", 2), {"cannot be added", "the writer makes it"});
+  w = ExportWriter::create(tmp.file("out"), config, "", plan);
+  ASSERT_TRUE(w.isOk());
+  expectStatusError((*w)->writeFile("../x", "{}", 2), {"not a plain file name"});
+  w = ExportWriter::create(tmp.file("out"), config, "", plan);
+  ASSERT_TRUE(w.isOk());
+  ASSERT_TRUE((*w)->writeFile("tokenizer.json", "{}", 2).isOk());
+  for (const ExportEntry &e : plan) {
+    const auto &b = bytes.at(e.name);
+    Status s = e.kind == ExportEntry::Kind::Dense ? (*w)->writeDense(e.name, b.data(), b.size())
+                                                  : (*w)->writeDenseLinear(e.name, b.data(), b.size());
+    ASSERT_TRUE(s.isOk()) << s.message();
+  }
+  ASSERT_TRUE((*w)->finish().isOk());
+  EXPECT_EQ(listDir(tmp.file("out")), (std::vector<std::string>{"config.json", "model.safetensors", "tokenizer.json"}));
+  EXPECT_EQ(readFile(tmp.file("out/tokenizer.json")), "{}");
+  auto ck = openCheckpoint(tmp.file("out"));
+  ASSERT_TRUE(ck.isOk()) << ck.message();
+  const TensorRef *q = (*ck)->find("model.layers.0.self_attn.q_proj.weight");
+  ASSERT_NE(q, nullptr);
+  EXPECT_EQ(q->dtype, DType::F32);
+  EXPECT_EQ(std::memcmp(q->data, bytes.at("model.layers.0.self_attn.q_proj").data(), q->byteSize()), 0);
+  auto qc = Config::fromConfigJson(readFile(tmp.file("out/config.json")), "config.json");
+  ASSERT_TRUE(qc.isOk() && qc->has_value());
+  EXPECT_EQ((*qc)->ignore().back(), "lm_head");
+
+  // A dense linear of the wrong size, or written as a quantized one.
+  auto bad = ExportWriter::create(tmp.file("bad"), config, "", plan);
+  ASSERT_TRUE(bad.isOk());
+  for (size_t i = 0; plan[i].kind == ExportEntry::Kind::Dense; ++i)
+    ASSERT_TRUE((*bad)->writeDense(plan[i].name, bytes.at(plan[i].name).data(), bytes.at(plan[i].name).size()).isOk());
+  expectStatusError((*bad)->writeDenseLinear("model.layers.0.self_attn.q_proj", bytes.at("model.norm.weight").data(),
+                                             16),
+                    {"has 16 bytes, expected 16384 (F32 [64, 64])"});
+  EXPECT_EQ(listDir(tmp.path()), (std::vector<std::string>{"out"}));
+}
+
+TEST(WriterTest, PlanAndOutputChecksBeforeWriting) {
+  TinyModel m = makeTinyModel([&](const std::string &mod) { return mod == "lm_head" ? kBf16 : kW4g16; });
+  EXPECT_TRUE(checkExportPlan(m.config, m.plan).isOk());
+  std::vector<ExportEntry> split = m.plan;
+  for (auto &e : split)
+    if (e.name == "model.layers.0.mlp.up_proj") e.format = kFp8;
+  expectStatusError(checkExportPlan(m.config, split),
+                    {"model.layers.0.mlp.gate_proj is w4a16:g16 but model.layers.0.mlp.up_proj is fp8",
+                     "vLLM fuses gate_proj and up_proj into one linear (gate_up_proj)"});
+  TempDir tmp;
+  writeFile(tmp.file("file"), "x");
+  expectStatusError(checkExportOutput(tmp.file("file/out"), false), {"'" + tmp.file("file") + "' is not a folder"});
+  expectStatusError(checkExportOutput(tmp.file("file"), true), {"exists and is not a folder"});
+  EXPECT_TRUE(checkExportOutput(tmp.file("new"), false).isOk());
+}
+
+} // namespace
