@@ -1,4 +1,5 @@
 // qcc-select-formats: the per-layer format map.
+#include "passes/AutoFormats.h"
 #include "passes/PassRecord.h"
 #include "passes/Passes.h"
 
@@ -140,8 +141,30 @@ static LogicalResult readRulesFile(StringRef path, int64_t defaultGroup, std::ve
 struct SelectFormatsPass : impl::QccSelectFormatsBase<SelectFormatsPass> {
   using QccSelectFormatsBase::QccSelectFormatsBase;
 
+  LogicalResult runAutoSelection() {
+    AutoFormatOptions options;
+    if (!targets.empty()) {
+      auto list = parseTargetList(targets);
+      if (!list) return mlir::emitError(getOperation().getLoc(), "qcc-select-formats: ") << list.message();
+      options.targets = *list;
+    }
+    options.allowFp8WeightOnly = allowFp8WeightOnly;
+    options.includeLmHead = includeLmHead;
+    options.groupSize = groupSize;
+    options.tilesFile = tilesFile;
+    return selectFormatsAutomatically(getOperation(), budget, sensitivity, options);
+  }
+
   void runOnOperation() override {
     recordPass(getOperation(), *this);
+    if (defaultFormat == "auto") {
+      if (!rules.empty() || !rulesFile.empty()) {
+        mlir::emitError(getOperation().getLoc(), "qcc-select-formats: rules and default-format=auto exclude each other");
+        return signalPassFailure();
+      }
+      if (failed(runAutoSelection())) signalPassFailure();
+      return;
+    }
     std::string error;
     auto defaultParsed = parseFormat(defaultFormat, groupSize, error);
     if (failed(defaultParsed)) {

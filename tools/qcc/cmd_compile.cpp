@@ -138,6 +138,7 @@ int runCompile(const std::vector<std::string> &args) {
     std::fputs(kUsage, stderr);
     return 2;
   }
+  if (qcc::Status s = qcc::cli::checkAutoOptions(options); !s) return fail(s.message());
   if (targetList.empty()) targetList = "sm90";
   auto targets = qcc::parseTargetList(targetList);
   if (!targets) return fail(targets.message());
@@ -220,6 +221,10 @@ int runCompile(const std::vector<std::string> &args) {
       progress.line(std::string(kind) + ": " + os.str());
     return mlir::success();
   });
+
+  if (qcc::Status s = qcc::cli::prepareAutoFormats(*module, options, {}, [&](const std::string &l) { progress.line(l); });
+      !s)
+    return fail(s.message());
 
   mlir::PassManager pm(&context, mlir::ModuleOp::getOperationName());
   auto timer = std::make_unique<StageTimer>(progress, stages);
