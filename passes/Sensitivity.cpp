@@ -215,6 +215,14 @@ Expected<std::unique_ptr<SensitivityRun>> SensitivityRun::measure(ModuleOp modul
   for (const LayerSensitivity &l : r.layers)
     for (const std::string &format : r.candidates) pairs += format != "bf16" && !l.unavailable.count(format);
   const size_t numOps = prog.ops.size();
+  // Multiply-adds per token of the linear ops from op i to the end: what a
+  // run from i costs, next to a full forward (suffix[0]).
+  std::vector<int64_t> suffixMacs(numOps + 1, 0);
+  for (size_t i = numOps; i-- > 0;) {
+    const program::Op &op = prog.ops[i];
+    const cpu::Linear *l = isLinearOp(op) ? model.linear(op.weights[0]) : nullptr;
+    suffixMacs[i] = suffixMacs[i + 1] + (l ? l->N * l->K : 0);
+  }
   for (size_t i = 0; i < r.layers.size(); ++i) {
     LayerSensitivity &l = r.layers[i];
     const size_t opIndex = run->linearOps_[i];
@@ -230,8 +238,8 @@ Expected<std::unique_ptr<SensitivityRun>> SensitivityRun::measure(ModuleOp modul
     for (const std::string &format : r.candidates) {
       if (format == "bf16" || l.unavailable.count(format)) continue;
       const auto t1 = Clock::now();
-      std::vector<float> dense = run->base_->denseLinearWeights(tensor);
-      QCC_RETURN_IF_ERROR(run->base_->setLinear(tensor, run->quantized_.at({i, format})));
+      cpu::Linear swapped = cpu::Linear::fromQuantized(run->quantized_.at({i, format}));
+      QCC_RETURN_IF_ERROR(run->base_->swapLinear(tensor, swapped)); // `swapped` holds the original now
       double kl = 0;
       for (size_t s = 0; s < frames.size(); ++s) {
         cpu::Frame f = frames[s];
@@ -241,10 +249,11 @@ Expected<std::unique_ptr<SensitivityRun>> SensitivityRun::measure(ModuleOp modul
         auto d = run->klOfSample(s, f.data[prog.logits]);
         if (!d) return d.status().withContext(l.name + " in " + format);
         kl += *d;
-        r.opsRun += int64_t(numOps - start);
-        r.opsFull += int64_t(numOps);
+        const int64_t tokens = int64_t(run->samples_[s].size());
+        r.opsRun += suffixMacs[start] * tokens;
+        r.opsFull += suffixMacs[0] * tokens;
       }
-      QCC_RETURN_IF_ERROR(run->base_->setDenseLinear(tensor, std::move(dense)));
+      QCC_RETURN_IF_ERROR(run->base_->swapLinear(tensor, swapped));
       l.kl[format] = kl / double(r.tokens);
       ++r.layerRuns;
       char buf[256];
@@ -259,7 +268,7 @@ Expected<std::unique_ptr<SensitivityRun>> SensitivityRun::measure(ModuleOp modul
 
 Expected<double> SensitivityRun::measureAssignment(const std::map<std::string, std::string> &formatOf) {
   const program::Program &prog = base_->program();
-  std::vector<std::pair<uint32_t, std::vector<float>>> saved;
+  std::vector<std::pair<uint32_t, cpu::Linear>> saved; // the originals, swapped out
   Status status = Status::ok();
   for (size_t i = 0; i < result_.layers.size() && status; ++i) {
     auto it = formatOf.find(result_.layers[i].name);
@@ -270,8 +279,9 @@ Expected<double> SensitivityRun::measureAssignment(const std::map<std::string, s
       break;
     }
     const uint32_t tensor = prog.ops[linearOps_[i]].weights[0];
-    saved.push_back({tensor, base_->denseLinearWeights(tensor)});
-    status = base_->setLinear(tensor, q->second);
+    cpu::Linear swapped = cpu::Linear::fromQuantized(q->second);
+    status = base_->swapLinear(tensor, swapped);
+    if (status) saved.push_back({tensor, std::move(swapped)});
   }
   double kl = 0;
   for (size_t s = 0; s < samples_.size() && status; ++s) {
@@ -284,8 +294,8 @@ Expected<double> SensitivityRun::measureAssignment(const std::map<std::string, s
     if (!d) status = d.status();
     else kl += *d;
   }
-  for (auto &[tensor, dense] : saved) {
-    Status restored = base_->setDenseLinear(tensor, std::move(dense));
+  for (auto &[tensor, original] : saved) {
+    Status restored = base_->swapLinear(tensor, original);
     if (!restored && status) status = restored;
   }
   if (!status) return status;

@@ -63,9 +63,10 @@ struct SensitivityResult {
   std::string checkpointHash, calibration;
   int64_t samples = 0, tokens = 0;      // calibration sequences and predicted positions
   // Costs: one unquantized forward over the calibration data; the per-layer
-  // runs, and the ops they ran against what full forwards would have.
+  // runs, and the linear multiply-adds they ran against what full forwards
+  // would have.
   double referenceSeconds = 0, quantizeSeconds = 0, layerSeconds = 0;
-  int64_t layerRuns = 0, opsRun = 0, opsFull = 0;
+  int64_t layerRuns = 0, opsRun = 0, opsFull = 0; // ops: linear multiply-adds
 
   SensitivityTable table() const;
 };

@@ -128,7 +128,7 @@ std::string sensitivityJson(const SensitivityReport &r) {
   out += ",\n  \"cost\": {\"reference_seconds\": " + num(s.referenceSeconds, "%.3f") +
          ", \"quantize_seconds\": " + num(s.quantizeSeconds, "%.3f") + ", \"layer_seconds\": " +
          num(s.layerSeconds, "%.3f") + ", \"layer_runs\": " + std::to_string(s.layerRuns) +
-         ", \"ops_run\": " + std::to_string(s.opsRun) + ", \"ops_of_full_forwards\": " + std::to_string(s.opsFull) + "}\n}\n";
+         ", \"linear_macs_run\": " + std::to_string(s.opsRun) + ", \"linear_macs_of_full_forwards\": " + std::to_string(s.opsFull) + "}\n}\n";
   return out;
 }
 
@@ -282,9 +282,11 @@ std::string paretoSvg(const SensitivityReport &r) {
     for (const ParetoPoint &p : r.uniform) {
       const double kl = p.measuredKl.value_or(p.assignment.predictedKl);
       const double x = px(xOf(p)), y = py(kl);
+      const bool nearRight = x > x0 + panelW - 90; // label to the left, inside the panel
       g += "<rect x=\"" + num(x - 4, "%.1f") + "\" y=\"" + num(y - 4, "%.1f") +
-           "\" width=\"8\" height=\"8\" fill=\"black\"/>\n<text x=\"" + num(x + 6, "%.1f") + "\" y=\"" +
-           num(y - 6, "%.1f") + "\">" + xml(p.label + (kl > 0 ? "" : " (KL 0)")) + "</text>\n";
+           "\" width=\"8\" height=\"8\" fill=\"black\"/>\n<text x=\"" + num(nearRight ? x - 6 : x + 6, "%.1f") +
+           "\" y=\"" + num(y - 6, "%.1f") + "\"" + (nearRight ? " text-anchor=\"end\"" : "") + ">" +
+           xml(p.label + (kl > 0 ? "" : " (KL 0)")) + "</text>\n";
     }
     if (r.chosen) {
       const double kl = r.chosen->measuredKl.value_or(r.chosen->assignment.predictedKl);

@@ -250,8 +250,8 @@ int runSensitivity(const std::vector<std::string> &args) {
   }
   char buf[256];
   std::snprintf(buf, sizeof buf,
-                "cost: reference forward %s; quantizing %zu formats %s; %lld layer runs %s, running %.1f%% of the ops "
-                "full forwards would",
+                "cost: reference forward %s; quantizing %zu formats %s; %lld layer runs %s, running %.1f%% of the linear "
+                "multiply-adds full forwards would",
                 formatSeconds(result.referenceSeconds).c_str(), result.candidates.size(),
                 formatSeconds(result.quantizeSeconds).c_str(), (long long)result.layerRuns,
                 formatSeconds(result.layerSeconds).c_str(),
