@@ -8,6 +8,8 @@
 // RUN: qcc-opt %s -qcc-select-formats="default-format=auto budget=size=349184" 2>&1 | FileCheck %s --check-prefix=FLOOR
 // RUN: not qcc-opt %s -qcc-select-formats="default-format=auto budget=latency=0.001@h100" 2>&1 | FileCheck %s --check-prefix=LATENCY
 // RUN: qcc-opt %s -qcc-select-formats="default-format=auto budget=latency=1000@h100" 2>&1 | FileCheck %s --check-prefix=ALL16
+// RUN: not qcc-opt %s -qcc-select-formats="default-format=auto budget=latency=0.001@h100 tiles=%S/Inputs/auto-tiles.json" 2>&1 | FileCheck %s --check-prefix=TILES
+// RUN: qcc-opt %s -qcc-select-formats="default-format=auto budget=latency=2.0015@h100 tiles=%S/Inputs/auto-tiles.json" 2>&1 | FileCheck %s --check-prefix=TILED
 // RUN: not qcc-opt %s -qcc-select-formats="default-format=auto" 2>&1 | FileCheck %s --check-prefix=NOBUDGET
 // RUN: not qcc-opt %s -qcc-select-formats="default-format=auto budget=bits" 2>&1 | FileCheck %s --check-prefix=BADBUDGET
 // RUN: not qcc-opt %s -qcc-select-formats="default-format=auto budget=bits=8 include-lm-head=true" 2>&1 | FileCheck %s --check-prefix=NOHEAD
@@ -77,6 +79,13 @@ func.func @forward(%h: tensor<?x256xbf16>, %pos: tensor<?xi64>) -> tensor<?x512x
 // INFEASIBLE: error: qcc-select-formats: budget bits=4.2 cannot be met: the smallest possible is bits=4.2500 (every layer in its smallest legal format)
 // SIZE: error: qcc-select-formats: budget size=1KiB cannot be met: the smallest possible is size=349184 (every layer in its smallest legal format)
 // LATENCY: error: qcc-select-formats: budget latency=0.001@h100 cannot be met: the smallest possible is latency={{[0-9]+\.[0-9]+}}@h100
+// Measured times (a `qcc tune` table) replace the estimates: w4a16 q|k|v (n = 384) and o_proj
+// take 1e-9 ms, lm_head (bf16, n = 512) 2 us; every other GEMM keeps its roofline estimate
+// (above 0.01 us on an H100). The least time is 2 us + 2 ps: 2.001 rounded up to the ns, and a
+// budget of 2.0015 us leaves w4a16 everywhere as the only choice.
+// TILES: error: qcc-select-formats: budget latency=0.001@h100 cannot be met: the smallest possible is latency=2.001@h100
+// TILED: (4 layers: 4 w4a16:128)
+
 // NOBUDGET: error: qcc-select-formats: default-format=auto needs a budget: bits=B, size=BYTES or latency=MICROSECONDS@GPU
 // BADBUDGET: error: qcc-select-formats: bad budget 'bits': expected bits=B, size=BYTES or latency=MICROSECONDS@GPU
 // NOHEAD: error: qcc-select-formats: the sensitivity table has no entry for layer(s) lm_head (measure lm_head with `qcc sensitivity --include-lm-head`)
