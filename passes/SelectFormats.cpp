@@ -11,6 +11,8 @@
 #include "llvm/Support/SourceMgr.h"
 #include "llvm/Support/YAMLParser.h"
 
+#include <memory>
+
 #define DEBUG_TYPE "qcc-select-formats"
 
 namespace qcc {
@@ -25,6 +27,9 @@ namespace {
 
 struct FormatRule {
   std::string pattern;
+  // llvm::GlobPattern keeps a StringRef to the text it was made from: the
+  // text lives here, at an address that moving the rule does not change.
+  std::unique_ptr<std::string> globText;
   std::optional<llvm::GlobPattern> glob;
   std::optional<llvm::Regex> regex;
   FormatKind kind;
@@ -73,7 +78,8 @@ static FailureOr<FormatRule> makeRule(StringRef pattern, StringRef format, int64
       return failure();
     }
   } else {
-    auto glob = llvm::GlobPattern::create(pattern);
+    rule.globText = std::make_unique<std::string>(pattern.str());
+    auto glob = llvm::GlobPattern::create(*rule.globText);
     if (!glob) {
       error = "bad glob '" + pattern.str() + "': " + llvm::toString(glob.takeError());
       return failure();
