@@ -87,7 +87,12 @@ Expected<std::unique_ptr<SensitivityRun>> SensitivityRun::measure(ModuleOp modul
   if (r.candidates.empty()) return Status::error("--candidates: no format given");
   if (auto hash = module->getAttrOfType<StringAttr>("qcc.checkpoint_hash")) r.checkpointHash = hash.str();
 
-  auto base = interpretModule(module, options.exec);
+  // f32 activations unless asked otherwise: with bf16 rounding after every op,
+  // any change to one layer flips roundings everywhere downstream, which adds a
+  // floor to every layer's KL and breaks their additivity (docs/MIXED_PRECISION.md).
+  cpu::ExecutorOptions exec = options.exec;
+  if (!exec.actDtype) exec.actDtype = cpu::ActDType::F32;
+  auto base = interpretModule(module, exec);
   if (!base) return base.status();
   run->base_ = std::move(*base);
   const cpu::Interpreter &model = *run->base_;
@@ -159,7 +164,7 @@ Expected<std::unique_ptr<SensitivityRun>> SensitivityRun::measure(ModuleOp modul
       if (failed(pm.run(*copy)))
         return Status::error("quantizing the model to " + format + " failed" + (remarks.empty() ? "" : ": " + remarks));
     }
-    auto quantized = interpretModule(*copy, options.exec);
+    auto quantized = interpretModule(*copy, exec);
     if (!quantized) return quantized.status().withContext(format);
     const program::Program &qprog = (*quantized)->program();
     std::map<std::string, uint32_t> tensorOf;

@@ -18,6 +18,9 @@
 //      decoder block (program `block`) are kept per sequence, the layer's
 //      weight is swapped for its quantized one and only the program from the
 //      start of that block to the logits runs again.
+// Activations are f32 unless exec.actDtype says otherwise: with bf16 rounding
+// after every op a change to any layer flips roundings downstream, which puts
+// a floor under every layer's KL and makes the sum overstate the whole.
 // Deterministic: the interpreter's results do not depend on threads, and the
 // sums run in a fixed order. AWQ and SmoothQuant fold scales into shared
 // producers (norms, other layers), so a layer cannot be quantized alone with
@@ -44,7 +47,7 @@ struct SensitivityOptions {
   // include-lm-head are used; the format and targets are not.
   QuantizationOptions quant;
   std::vector<std::string> candidates = {"bf16", "fp8", "int8", "w4a16"}; // rule format names
-  cpu::ExecutorOptions exec;
+  cpu::ExecutorOptions exec; // actDtype unset: f32 (see Sensitivity.cpp)
   std::function<void(const std::string &line)> progress; // one line per event; may be empty
 };
 

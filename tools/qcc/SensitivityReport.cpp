@@ -84,7 +84,7 @@ std::string sensitivityJson(const SensitivityReport &r) {
   out += "  \"method\": " + quoted(r.method) + ",\n";
   out += "  \"calibration\": {\"source\": " + quoted(s.calibration) + ", \"sequences\": " + std::to_string(s.samples) +
          ", \"predicted_positions\": " + std::to_string(s.tokens) + "},\n";
-  out += "  \"kl\": \"mean KL(p_bf16 || p_quantized) in nats per predicted position, one layer quantized at a time\",\n";
+  out += "  \"kl\": \"mean KL(p_unquantized || p_quantized) in nats per predicted position, one layer quantized at a time\",\n";
   out += "  \"times\": \"estimated GEMM time in microseconds, roofline of published peak bandwidth and dense tensor "
          "throughput (quant/CostModel.h), decode M=1, prefill M=2048\",\n";
   out += "  \"candidates\": [";
@@ -151,7 +151,7 @@ std::string heatmapSvg(const SensitivityReport &r) {
                     std::to_string(height) + "\" font-family=\"sans-serif\" font-size=\"11\">\n";
   out += "<rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n";
   out += "<text x=\"10\" y=\"20\" font-size=\"14\" font-weight=\"bold\">" +
-         xml("Sensitivity: KL(bf16 || one layer quantized), nats/token - " + r.model) + "</text>\n";
+         xml("Sensitivity: KL(unquantized || one layer quantized), nats/token - " + r.model) + "</text>\n";
   out += "<text x=\"10\" y=\"38\">" +
          xml("method " + r.method + ", " + std::to_string(s.samples) + " calibration sequences, " +
              std::to_string(s.tokens) + " positions" + (r.chosen ? "; outlined: chosen for " + r.budget : "")) +

@@ -44,7 +44,8 @@ const char *kUsage =
     "  --fp8-weight-only   fp8 is legal on targets without fp8 tensor cores\n"
     "  --tiles FILE        measured GEMM times (`qcc tune`) replace the latency estimates\n"
     "  --pareto-points N   bit budgets on the curve (default 16); their KL is measured too\n"
-    "  --dtype f32|bf16    activation precision of the CPU interpreter\n"
+    "  --dtype f32|bf16    activation precision of the measurement (default f32: bf16 rounding\n"
+    "                      puts a noise floor under every layer's KL)\n"
     "  --threads N         interpreter threads (default: all)\n"
     "  --quiet             no progress lines\n";
 
