@@ -35,7 +35,7 @@ void recordPass(mlir::ModuleOp module, mlir::Pass &pass) {
       std::string option = body.substr(start, end - start);
       start = end + 1;
       if (option.empty() || option.rfind("param-dir=", 0) == 0) continue;
-      for (const char *fileOption : {"source=", "rules-file=", "tiles="}) {
+      for (const char *fileOption : {"source=", "rules-file=", "tiles=", "sensitivity="}) {
         const std::string key = fileOption;
         if (option.rfind(key, 0) == 0 && option.size() > key.size() && option.substr(key.size()) != "random")
           option = key + fileIdentity(option.substr(key.size()));

@@ -24,6 +24,13 @@ def QccSelectFormats : Pass<"qcc-select-formats", "::mlir::ModuleOp"> {
     format (w4a16 with a group that does not divide K) fall back to `int8`
     per channel and get a remark saying so; a rule that names such a layer
     explicitly is an error instead.
+
+    `default-format=auto` chooses every layer's format instead
+    (passes/AutoFormats.h): the least summed sensitivity under `budget`,
+    from the table in `sensitivity` or the module attribute
+    `qcc.sensitivity` (which it then removes), respecting the legality of
+    `targets`; the choice is reported in a remark and recorded in
+    `qcc.passes`.
   }];
   let options = [
     Option<"defaultFormat", "default-format", "std::string", /*default=*/"\"bf16\"",
@@ -36,6 +43,16 @@ def QccSelectFormats : Pass<"qcc-select-formats", "::mlir::ModuleOp"> {
            "group size of w4a16 when a format names none">,
     Option<"includeLmHead", "include-lm-head", "bool", /*default=*/"false",
            "apply the default format to lm_head too (it stays bf16 otherwise)">,
+    Option<"budget", "budget", "std::string", /*default=*/"\"\"",
+           "default-format=auto: bits=B, size=BYTES or latency=MICROSECONDS@GPU">,
+    Option<"sensitivity", "sensitivity", "std::string", /*default=*/"\"\"",
+           "default-format=auto: a `qcc sensitivity` JSON table (default: the module's qcc.sensitivity)">,
+    Option<"targets", "targets", "std::string", /*default=*/"\"\"",
+           "default-format=auto: targets whose legality the choice respects (empty: CPU only)">,
+    Option<"allowFp8WeightOnly", "allow-fp8-weight-only", "bool", /*default=*/"false",
+           "default-format=auto: fp8 is legal as weight-only on targets without fp8 tensor cores">,
+    Option<"tilesFile", "tiles", "std::string", /*default=*/"\"\"",
+           "default-format=auto: a `qcc tune` table whose measured times replace the latency estimates">,
   ];
 }
 

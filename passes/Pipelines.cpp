@@ -14,6 +14,13 @@ void buildQuantizationPipeline(mlir::OpPassManager &pm, const QuantizationOption
   select.rulesFile = o.layerFormatsFile;
   select.groupSize = o.groupSize;
   select.includeLmHead = o.includeLmHead;
+  if (o.format == "auto") {
+    select.budget = o.budget;
+    select.sensitivity = o.sensitivityFile;
+    select.targets = o.targets;
+    select.allowFp8WeightOnly = o.fp8WeightOnly;
+    select.tilesFile = o.tilesFile;
+  }
   pm.addPass(createQccSelectFormats(select));
   if (!o.targets.empty()) {
     QccLegalizeTargetOptions legalize;
@@ -58,8 +65,12 @@ void buildCompilePipeline(mlir::OpPassManager &pm, const QuantizationOptions &o)
 namespace {
 // The options of `qcc compile`, spelled as its flags are.
 struct PipelineOptions : mlir::PassPipelineOptions<PipelineOptions> {
-  Option<std::string> format{*this, "format", llvm::cl::desc("default format: bf16, fp8, int8, w4a16[:G]"),
+  Option<std::string> format{*this, "format", llvm::cl::desc("default format: bf16, fp8, int8, w4a16[:G] or auto"),
                              llvm::cl::init("bf16")};
+  Option<std::string> budget{*this, "budget", llvm::cl::desc("format=auto: bits=B, size=BYTES or latency=US@GPU"),
+                             llvm::cl::init("")};
+  Option<std::string> sensitivity{*this, "sensitivity", llvm::cl::desc("format=auto: a `qcc sensitivity` JSON table"),
+                                  llvm::cl::init("")};
   Option<std::string> layerFormats{*this, "layer-formats", llvm::cl::desc("YAML/JSON per-layer rules file"),
                                    llvm::cl::init("")};
   Option<bool> includeLmHead{*this, "include-lm-head", llvm::cl::desc("quantize lm_head too"),
@@ -86,6 +97,8 @@ struct PipelineOptions : mlir::PassPipelineOptions<PipelineOptions> {
     QuantizationOptions o;
     o.format = format;
     o.layerFormatsFile = layerFormats;
+    o.budget = budget;
+    o.sensitivityFile = sensitivity;
     o.includeLmHead = includeLmHead;
     o.groupSize = groupSize;
     o.method = method;

@@ -1,4 +1,5 @@
 // qcc-select-formats: the per-layer format map.
+#include "passes/AutoFormats.h"
 #include "passes/FormatRules.h"
 #include "passes/PassRecord.h"
 #include "passes/Passes.h"
@@ -7,6 +8,8 @@
 
 #include <map>
 #include <set>
+
+#include <memory>
 
 #define DEBUG_TYPE "qcc-select-formats"
 
@@ -27,8 +30,30 @@ FormatAttr toAttr(MLIRContext *ctx, const FormatChoice &c) {
 struct SelectFormatsPass : impl::QccSelectFormatsBase<SelectFormatsPass> {
   using QccSelectFormatsBase::QccSelectFormatsBase;
 
+  LogicalResult runAutoSelection() {
+    AutoFormatOptions options;
+    if (!targets.empty()) {
+      auto list = parseTargetList(targets);
+      if (!list) return mlir::emitError(getOperation().getLoc(), "qcc-select-formats: ") << list.message();
+      options.targets = *list;
+    }
+    options.allowFp8WeightOnly = allowFp8WeightOnly;
+    options.includeLmHead = includeLmHead;
+    options.groupSize = groupSize;
+    options.tilesFile = tilesFile;
+    return selectFormatsAutomatically(getOperation(), budget, sensitivity, options);
+  }
+
   void runOnOperation() override {
     recordPass(getOperation(), *this);
+    if (defaultFormat == "auto") {
+      if (!rules.empty() || !rulesFile.empty()) {
+        mlir::emitError(getOperation().getLoc(), "qcc-select-formats: rules and default-format=auto exclude each other");
+        return signalPassFailure();
+      }
+      if (failed(runAutoSelection())) signalPassFailure();
+      return;
+    }
     auto fail = [&](const std::string &message) {
       mlir::emitError(getOperation().getLoc(), "qcc-select-formats: ") << message;
       signalPassFailure();

@@ -219,6 +219,17 @@ Status Interpreter::setLinear(uint32_t tensor, formats::QuantizedLinear q) {
   return Status::ok();
 }
 
+Status Interpreter::swapLinear(uint32_t tensor, Linear &other) {
+  auto it = linears_.find(tensor);
+  if (it == linears_.end()) return Status::error("tensor " + std::to_string(tensor) + " is not a linear weight");
+  if (other.N != it->second.N || other.K != it->second.K)
+    return Status::error("linear weight " + std::to_string(tensor) + ": [" + std::to_string(other.N) + ", " +
+                         std::to_string(other.K) + "] does not match [" + std::to_string(it->second.N) + ", " +
+                         std::to_string(it->second.K) + "]");
+  std::swap(it->second, other);
+  return Status::ok();
+}
+
 Status Interpreter::setDenseLinear(uint32_t tensor, std::vector<float> w) {
   auto it = linears_.find(tensor);
   if (it == linears_.end()) return Status::error("tensor " + std::to_string(tensor) + " is not a linear weight");

@@ -103,6 +103,10 @@ public:
   Status setLinear(uint32_t tensor, formats::QuantizedLinear q);
   // Dense fp32 values [N*K] (rounded to bf16 in BF16 mode).
   Status setDenseLinear(uint32_t tensor, std::vector<float> w);
+  // Exchanges a linear weight with `other` (same N and K), converting
+  // nothing: a caller that tries another weight puts the original back by
+  // swapping again (per-layer sensitivity).
+  Status swapLinear(uint32_t tensor, Linear &other);
   // fp32 copy [N*K] of a linear weight (dequantized if quantized); empty if none.
   std::vector<float> denseLinearWeights(uint32_t tensor) const;
   // An RmsNorm weight [D]; nullptr when no RmsNorm uses the tensor.

@@ -57,6 +57,7 @@ public:
     auto note = [&](const std::string &line) { std::fprintf(stderr, "qcc %s: %s\n", command.c_str(), line.c_str()); };
     const auto start = std::chrono::steady_clock::now();
     QuantizationOptions options = options_;
+    QCC_RETURN_IF_ERROR(checkAutoOptions(options));
     if (!calibGiven_) {
       std::string calib = defaultCalibration(options, dir);
       if (!calib.empty()) note(calib);
@@ -77,6 +78,7 @@ public:
 
     auto imported = importModel(dir, dtype_, /*paramDir=*/true);
     if (!imported) return imported.status();
+    QCC_RETURN_IF_ERROR(prepareAutoFormats(*imported->module, options, {}, note));
     std::string diagnostics;
     mlir::ScopedDiagnosticHandler handler(imported->context.get(), [&](mlir::Diagnostic &d) {
       llvm::raw_string_ostream os(diagnostics);

@@ -4,8 +4,10 @@
 
 #include "frontends/compressed_tensors/Layout.h"
 #include "frontends/llama/Importer.h"
+#include "passes/AutoFormats.h"
 #include "passes/FormatRules.h"
 #include "passes/Passes.h"
+#include "passes/Sensitivity.h"
 #include "support/Limits.h"
 
 #include <cerrno>
@@ -18,7 +20,15 @@
 namespace qcc::cli {
 
 const char *kQuantOptionsHelp =
-    "  --format F          default format of the linear layers: bf16, fp8, int8, w4a16[:G]\n"
+    "  --format F          default format of the linear layers: bf16, fp8, int8, w4a16[:G], or\n"
+    "                      auto: each layer's format chosen under --budget from measured sensitivities\n"
+    "  --budget B          with --format auto: bits=B (effective bits of the linears), size=BYTES\n"
+    "                      (all weights; K/M/G or KiB/MiB/GiB) or latency=US@GPU (estimated decode time\n"
+    "                      of the linears on a6000, a100, l40s, h100 or h200)\n"
+    "  --sensitivity F     with --format auto: the sensitivity.json of `qcc sensitivity` (default:\n"
+    "                      measured now on the calibration data, as `qcc sensitivity` does)\n"
+    "  --candidates L      with --format auto and no --sensitivity: formats to measure and choose from\n"
+    "                      (default bf16,fp8,int8,w4a16)\n"
     "  --layer-formats F   YAML/JSON file of ordered `pattern: format` rules (first match wins)\n"
     "  --include-lm-head   quantize lm_head with the default format too\n"
     "  --group-size G      w4a16 group size when a format names none (default 128)\n"
@@ -42,7 +52,8 @@ bool parseQuantOption(const std::vector<std::string> &args, size_t &i, Quantizat
   if (a == "--mse-clip") return o.mseClip = true, true;
   if (a == "--act-order") return o.actOrder = true, true;
   static const char *valued[] = {"--format", "--layer-formats", "--group-size", "--method", "--smoothquant",
-                                 "--calib", "--calib-samples", "--calib-seq-len", "--calib-seed"};
+                                 "--calib", "--calib-samples", "--calib-seq-len", "--calib-seed",
+                                 "--budget", "--sensitivity", "--candidates"};
   bool known = false;
   for (const char *v : valued) known |= a == v;
   if (!known) return false;
@@ -53,6 +64,12 @@ bool parseQuantOption(const std::vector<std::string> &args, size_t &i, Quantizat
   const std::string &v = args[++i];
   int64_t n = 0;
   if (a == "--format") o.format = v;
+  else if (a == "--budget") {
+    auto budget = parseBudget(v);
+    if (!budget) error = "--budget: " + budget.message();
+    o.budget = v;
+  } else if (a == "--sensitivity") o.sensitivityFile = v;
+  else if (a == "--candidates") o.autoCandidates = v;
   else if (a == "--layer-formats") o.layerFormatsFile = v;
   else if (a == "--method") {
     if (v != "rtn" && v != "gptq" && v != "awq") error = "--method expects rtn, gptq or awq, got '" + v + "'";
@@ -87,8 +104,10 @@ bool parseQuantOption(const std::vector<std::string> &args, size_t &i, Quantizat
 
 Status checkQuantOptions(const QuantizationOptions &o) {
   if (Status g = checkGroupSize(o.groupSize); !g) return g.withContext("--group-size");
-  auto format = parseFormatChoice(o.format, o.groupSize);
-  if (!format) return format.status().withContext("--format");
+  if (o.format != "auto") { // auto: checkAutoOptions
+    auto format = parseFormatChoice(o.format, o.groupSize);
+    if (!format) return format.status().withContext("--format");
+  }
   if (!o.layerFormatsFile.empty()) {
     auto rules = readFormatRules(o.layerFormatsFile, o.groupSize);
     if (!rules) return rules.status();
@@ -140,7 +159,7 @@ Expected<ImportedModel> importModel(const std::string &modelDir, const std::stri
 }
 
 std::string defaultCalibration(QuantizationOptions &o, const std::string &modelDir) {
-  if (!o.needsCalibration()) return "";
+  if (!o.needsCalibration() && o.format != "auto") return "";
   struct stat st;
   std::string ids = modelDir + "/calib.ids";
   if (::stat(ids.c_str(), &st) == 0 && S_ISREG(st.st_mode)) {
@@ -149,6 +168,47 @@ std::string defaultCalibration(QuantizationOptions &o, const std::string &modelD
   }
   o.calibSource = "random";
   return "no calib.ids in " + modelDir + ": calibrating on random tokens (--calib FILE to choose)";
+}
+
+std::vector<std::string> splitList(const std::string &text) {
+  std::vector<std::string> out;
+  size_t start = 0;
+  while (start <= text.size()) {
+    size_t end = text.find(',', start);
+    if (end == std::string::npos) end = text.size();
+    if (end > start) out.push_back(text.substr(start, end - start));
+    start = end + 1;
+  }
+  return out;
+}
+
+Status checkAutoOptions(const QuantizationOptions &o) {
+  const bool autoFormat = o.format == "auto";
+  if (autoFormat && o.budget.empty())
+    return Status::error("--format auto needs --budget bits=B, size=BYTES or latency=US@GPU");
+  if (!autoFormat && !o.budget.empty()) return Status::error("--budget applies to --format auto only");
+  if (!autoFormat && !o.sensitivityFile.empty()) return Status::error("--sensitivity applies to --format auto only");
+  if (!autoFormat && !o.autoCandidates.empty()) return Status::error("--candidates applies to --format auto only");
+  if (autoFormat && !o.layerFormatsFile.empty())
+    return Status::error("--format auto chooses every layer's format; it cannot be combined with --layer-formats");
+  if (!o.sensitivityFile.empty() && !o.autoCandidates.empty())
+    return Status::error("--candidates chooses what to measure; with --sensitivity the table's formats are used");
+  return Status::ok();
+}
+
+Status prepareAutoFormats(mlir::ModuleOp module, QuantizationOptions &o, const cpu::ExecutorOptions &exec,
+                          const std::function<void(const std::string &)> &progress) {
+  if (o.format != "auto" || !o.sensitivityFile.empty()) return Status::ok();
+  SensitivityOptions s;
+  s.quant = o;
+  if (!o.autoCandidates.empty()) s.candidates = splitList(o.autoCandidates);
+  s.exec = exec;
+  s.progress = progress;
+  if (progress) progress("measuring per-layer sensitivity (write it once with `qcc sensitivity`, reuse it with --sensitivity)");
+  auto run = SensitivityRun::measure(module, s);
+  if (!run) return run.status().withContext("sensitivity");
+  setSensitivityAttr(module, (*run)->result().table());
+  return Status::ok();
 }
 
 } // namespace qcc::cli

@@ -3,12 +3,14 @@
 #pragma once
 
 #include "passes/Pipelines.h"
+#include "runtime/cpu/Interpreter.h"
 #include "support/Status.h"
 
 #include "mlir/IR/BuiltinOps.h"
 #include "mlir/IR/MLIRContext.h"
 #include "mlir/IR/OwningOpRef.h"
 
+#include <functional>
 #include <memory>
 
 #include <string>
@@ -53,7 +55,16 @@ struct ImportedModel {
 // activationDtype: "f32", "bf16" or "" for the checkpoint's own.
 Expected<ImportedModel> importModel(const std::string &modelDir, const std::string &activationDtype, bool paramDir);
 
-// When calibration is needed and no --calib was given: MODEL_DIR/calib.ids if
+// --format auto and its options agree (a budget, no rules file, ...).
+Status checkAutoOptions(const QuantizationOptions &options);
+// With --format auto and no --sensitivity: measures the sensitivity table on
+// the imported module (passes/Sensitivity.h) and attaches it as
+// qcc.sensitivity for qcc-select-formats. Nothing otherwise.
+Status prepareAutoFormats(mlir::ModuleOp module, QuantizationOptions &options, const cpu::ExecutorOptions &exec,
+                          const std::function<void(const std::string &)> &progress);
+std::vector<std::string> splitList(const std::string &text); // "a,b" -> {a, b}
+
+// When calibration is needed (or --format auto measures) and no --calib was given: MODEL_DIR/calib.ids if
 // the model folder has one, else random tokens. Returns a note for the user.
 std::string defaultCalibration(QuantizationOptions &options, const std::string &modelDir);
 

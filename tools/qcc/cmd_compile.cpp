@@ -99,6 +99,7 @@ int runCompile(const std::vector<std::string> &args) {
   for (const std::string *p : {&options.calibSource, &options.layerFormatsFile, &tilesPath})
     if (!p->empty() && *p != "random") inputs.push_back(*p);
   if (qcc::Status s = qcc::cli::checkOutputPath(output, inputs); !s) return fail(s.message());
+  if (qcc::Status s = qcc::cli::checkAutoOptions(options); !s) return fail(s.message());
   if (qcc::Status s = qcc::cli::checkQuantOptions(options); !s) return fail(s.message());
   if (targetList.empty()) targetList = "sm90";
   auto targets = qcc::parseTargetList(targetList);
@@ -170,6 +171,10 @@ int runCompile(const std::vector<std::string> &args) {
   });
 
   if (noTokenizer) (*module)->removeAttr("qcc.tokenizer");
+
+  if (qcc::Status s = qcc::cli::prepareAutoFormats(*module, options, {}, [&](const std::string &l) { progress.line(l); });
+      !s)
+    return fail(s.message());
 
   // Diagnostics of the passes (errors, remarks) go to stderr, prefixed.
   mlir::ScopedDiagnosticHandler diagnostics(&context, qcc::cli::passDiagnostics("compile", progress));

@@ -93,6 +93,12 @@ qcc::Expected<FolderModel> openFolder(const std::string &dir, const std::string 
   if (!imported) return imported.status();
   f.imported = std::move(*imported);
   if (quant) {
+    qcc::QuantizationOptions autoOptions = *quant;
+    qcc::Status prepared = qcc::cli::prepareAutoFormats(*f.imported.module, autoOptions, execOptions,
+                                                        [](const std::string &line) {
+                                                          std::fprintf(stderr, "qcc eval: %s\n", line.c_str());
+                                                        });
+    if (!prepared) return prepared;
     mlir::ScopedDiagnosticHandler diagnostics(f.imported.context.get(), [&](mlir::Diagnostic &d) {
       std::string text;
       llvm::raw_string_ostream os(text);
@@ -182,6 +188,7 @@ int runEval(const std::vector<std::string> &args) {
     return 2;
   }
   if (dataPath.empty()) return fail("--data or --data-ids is required");
+  if (qcc::Status s = qcc::cli::checkAutoOptions(quant); !s) return fail(s.message());
   if (quantGiven)
     if (qcc::Status s = qcc::cli::checkQuantOptions(quant); !s) return fail(s.message());
   // The windows' sessions (model and reference) against the memory available,
