@@ -238,6 +238,7 @@ Expected<std::unique_ptr<AutoProblem>> AutoProblem::build(ModuleOp module, const
   if (!forward) return forward.status();
   std::unique_ptr<AutoProblem> p(new AutoProblem());
   p->groupSize_ = options.groupSize;
+  p->uniformGroups_ = options.uniformGroups;
 
   // Linears, in program order; inputs of covered ones for the fusion groups.
   std::vector<std::pair<Value, std::vector<size_t>>> byInput;
@@ -460,15 +461,21 @@ Expected<FormatAssignment> AutoProblem::solve(const Budget &budget) const {
         cost += l.kl[digit[j]];
         bytes += quant::linearWeightBytes(*parseRuleFormat(l.formats[digit[j]], groupSize_), l.n, l.k);
       }
-      int64_t weight = bytes;
-      if (budget.kind == Budget::Kind::Latency)
-        weight = int64_t(std::ceil(groupMicros(gpu, members, scratch, quant::kDecodeRows) * kPicoseconds));
-      g.choices.push_back({cost, weight});
-      groupCombos.push_back(std::move(chosen));
+      const bool uniform = std::all_of(chosen.begin(), chosen.end(), [&](const std::string &f) { return f == chosen[0]; });
+      if (uniform || !uniformGroups_) {
+        int64_t weight = bytes;
+        if (budget.kind == Budget::Kind::Latency)
+          weight = int64_t(std::ceil(groupMicros(gpu, members, scratch, quant::kDecodeRows) * kPicoseconds));
+        g.choices.push_back({cost, weight});
+        groupCombos.push_back(std::move(chosen));
+      }
       size_t j = 0;
       while (j < members.size() && ++digit[j] == layers_[members[j]].formats.size()) digit[j++] = 0;
       if (j == members.size()) break;
     }
+    if (g.choices.empty())
+      return Status::error("layers " + g.name + " and the others that read its input have no format in common, and "
+                           "they must share one");
     groups.push_back(std::move(g));
     combos.push_back(std::move(groupCombos));
   }

@@ -71,6 +71,7 @@ struct AutoFormatOptions {
   bool includeLmHead = false;
   int64_t groupSize = 128;  // of a bare "w4a16"
   std::string tilesFile;    // measured GEMM times replace estimates
+  bool uniformGroups = false; // a fusion group's members take one format (vLLM's fused modules)
 };
 
 // One chosen (or given) assignment and what it costs.
@@ -122,6 +123,7 @@ private:
   std::vector<Fixed> fixedGemms_;           // linears not covered (one GEMM each)
   int64_t coveredWeights_ = 0, otherBytes_ = 0;
   int64_t groupSize_ = 128;
+  bool uniformGroups_ = false;
   quant::MeasuredTime measured_;
 };
 

@@ -53,6 +53,9 @@ def QccSelectFormats : Pass<"qcc-select-formats", "::mlir::ModuleOp"> {
            "default-format=auto: fp8 is legal as weight-only on targets without fp8 tensor cores">,
     Option<"tilesFile", "tiles", "std::string", /*default=*/"\"\"",
            "default-format=auto: a `qcc tune` table whose measured times replace the latency estimates">,
+    Option<"uniformGroups", "uniform-groups", "bool", /*default=*/"false",
+           "default-format=auto: linears that read the same input (q|k|v, gate|up) share one format "
+           "(what vLLM's fused modules need: qcc export)">,
   ];
 }
 

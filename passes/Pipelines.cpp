@@ -20,6 +20,7 @@ void buildQuantizationPipeline(mlir::OpPassManager &pm, const QuantizationOption
     select.targets = o.targets;
     select.allowFp8WeightOnly = o.fp8WeightOnly;
     select.tilesFile = o.tilesFile;
+    select.uniformGroups = o.uniformGroups;
   }
   pm.addPass(createQccSelectFormats(select));
   if (!o.targets.empty()) {
@@ -71,6 +72,9 @@ struct PipelineOptions : mlir::PassPipelineOptions<PipelineOptions> {
                              llvm::cl::init("")};
   Option<std::string> sensitivity{*this, "sensitivity", llvm::cl::desc("format=auto: a `qcc sensitivity` JSON table"),
                                   llvm::cl::init("")};
+  Option<bool> uniformGroups{*this, "uniform-groups",
+                             llvm::cl::desc("format=auto: q|k|v and gate|up share one format (for qcc export)"),
+                             llvm::cl::init(false)};
   Option<std::string> layerFormats{*this, "layer-formats", llvm::cl::desc("YAML/JSON per-layer rules file"),
                                    llvm::cl::init("")};
   Option<bool> includeLmHead{*this, "include-lm-head", llvm::cl::desc("quantize lm_head too"),
@@ -99,6 +103,7 @@ struct PipelineOptions : mlir::PassPipelineOptions<PipelineOptions> {
     o.layerFormatsFile = layerFormats;
     o.budget = budget;
     o.sensitivityFile = sensitivity;
+    o.uniformGroups = uniformGroups;
     o.includeLmHead = includeLmHead;
     o.groupSize = groupSize;
     o.method = method;

@@ -19,6 +19,7 @@ namespace qcc {
 struct QuantizationOptions {
   std::string format = "bf16";     // default format: bf16, fp8, int8, w4a16[:G], or auto
   std::string budget;              // format auto: bits=B | size=BYTES | latency=US@GPU
+  bool uniformGroups = false;      // format auto: q|k|v and gate|up share a format (qcc export)
   std::string sensitivityFile;     // format auto: a `qcc sensitivity` JSON (else the module's qcc.sensitivity)
   std::string autoCandidates;      // format auto, measured in the tool: comma-separated formats
   std::string layerFormatsFile;    // ordered per-layer rules (YAML/JSON)

@@ -41,6 +41,7 @@ struct SelectFormatsPass : impl::QccSelectFormatsBase<SelectFormatsPass> {
     options.includeLmHead = includeLmHead;
     options.groupSize = groupSize;
     options.tilesFile = tilesFile;
+    options.uniformGroups = uniformGroups;
     return selectFormatsAutomatically(getOperation(), budget, sensitivity, options);
   }
 

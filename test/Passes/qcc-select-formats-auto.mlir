@@ -1,6 +1,7 @@
 // RUN: qcc-opt %s -qcc-select-formats="default-format=auto budget=bits=16" 2>&1 | FileCheck %s --check-prefix=ALL16
 // RUN: qcc-opt %s -qcc-select-formats="default-format=auto budget=bits=12" 2>&1 | FileCheck %s --check-prefix=B12
 // RUN: qcc-opt %s -qcc-select-formats="default-format=auto budget=bits=8" 2>&1 | FileCheck %s --check-prefix=B8
+// RUN: qcc-opt %s -qcc-select-formats="default-format=auto budget=bits=8 uniform-groups=true" 2>&1 | FileCheck %s --check-prefix=UNIFORM
 // RUN: qcc-opt %s -qcc-select-formats="default-format=auto budget=bits=8 targets=a6000" 2>&1 | FileCheck %s --check-prefix=SM86
 // RUN: qcc-opt %s -qcc-select-formats="default-format=auto budget=bits=4.25" 2>&1 | FileCheck %s --check-prefix=FLOOR
 // RUN: not qcc-opt %s -qcc-select-formats="default-format=auto budget=bits=4.2" 2>&1 | FileCheck %s --check-prefix=INFEASIBLE
@@ -64,6 +65,16 @@ func.func @forward(%h: tensor<?x256xbf16>, %pos: tensor<?xi64>) -> tensor<?x512x
 // B8: format = #qcc.format<fp8>, layer = "model.layers.0.self_attn.k_proj"
 // B8: format = #qcc.format<bf16>, layer = "model.layers.0.self_attn.v_proj"
 // B8: format = #qcc.format<w4a16, group = 128>, layer = "model.layers.0.self_attn.o_proj"
+
+// The same budget with uniform-groups (qcc export: vLLM fuses q|k|v into one
+// module of one format): q|k|v int8 (99840 bytes, 3.1e-3) + o_proj w4a16
+// (34816, 4e-4) = 134656 bytes, KL 3.5e-3; the uniform alternatives are worse
+// (fp8 + w4a16: 4.5e-3) or over 163840 bytes (int8 + fp8: 166400).
+// UNIFORM: effective bits 6.5750, predicted KL 0.0035 nats/token
+// UNIFORM: format = #qcc.format<int8>, layer = "model.layers.0.self_attn.q_proj"
+// UNIFORM: format = #qcc.format<int8>, layer = "model.layers.0.self_attn.k_proj"
+// UNIFORM: format = #qcc.format<int8>, layer = "model.layers.0.self_attn.v_proj"
+// UNIFORM: format = #qcc.format<w4a16, group = 128>, layer = "model.layers.0.self_attn.o_proj"
 
 // On sm86 W8A8 fp8 is illegal: int8 instead, at a higher KL.
 // SM86: effective bits 7.3625, predicted KL 0.0025 nats/token

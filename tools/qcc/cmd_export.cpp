@@ -38,7 +38,8 @@ const char *kUsage =
     "  dense (listed in `ignore`). The folder is written next to OUT_DIR under a\n"
     "  hidden name and renamed into place at the end: nothing is written on failure.\n"
     "  vLLM fuses q|k|v and gate|up, so each set must share one format, and it\n"
-    "  serves only an unquantized lm_head: both are checked before calibration.\n"
+    "  serves only an unquantized lm_head: both are checked before calibration\n"
+    "  (--format auto chooses one format per such set).\n"
     "  --overwrite         replace an existing OUT_DIR (atomically)\n"
     "  --max-shard-bytes N largest safetensors shard, in bytes (default 5000000000)\n"
     "  --dtype f32|bf16    activation precision of calibration (default: the checkpoint's)\n"
@@ -138,7 +139,9 @@ int runExport(const std::vector<std::string> &args) {
   for (const std::string *p : {&options.calibSource, &options.layerFormatsFile})
     if (!p->empty() && *p != "random") inputs.push_back(*p);
   if (qcc::Status s = checkNotAnInputFolder(output, inputs); !s) return fail(s.message());
+  if (qcc::Status s = checkAutoOptions(options); !s) return fail(s.message());
   if (qcc::Status s = checkQuantOptions(options); !s) return fail(s.message());
+  options.uniformGroups = true; // --format auto: vLLM fuses q|k|v and gate|up
   if (!calibGiven) {
     std::string note = defaultCalibration(options, modelDir);
     if (!note.empty()) progress.line(note);
@@ -165,6 +168,8 @@ int runExport(const std::vector<std::string> &args) {
     progress.layer(stage, done - 1, total);
   });
   mlir::ScopedDiagnosticHandler diagnostics(&context, passDiagnostics("export", progress));
+  if (qcc::Status s = prepareAutoFormats(*module, options, {}, [&](const std::string &l) { progress.line(l); }); !s)
+    return fail(s.message());
 
   // The formats, chosen on a copy with round to nearest (lazy: no weight is
   // read), must be ones vLLM serves before any calibration runs.
