@@ -41,7 +41,8 @@ SensitivityTable SensitivityResult::table() const {
   t.candidates = candidates;
   for (const LayerSensitivity &l : layers) t.kl[l.name] = l.kl;
   t.checkpointHash = checkpointHash;
-  t.identity = "measured";
+  // For provenance (no spaces: qcc.passes records are space separated).
+  t.identity = "measured:" + calibration + ":" + std::to_string(samples) + "seq";
   return t;
 }
 
