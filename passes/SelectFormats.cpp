@@ -7,9 +7,8 @@
 #include "mlir/IR/BuiltinOps.h"
 
 #include <map>
-#include <set>
-
 #include <memory>
+#include <set>
 
 #define DEBUG_TYPE "qcc-select-formats"
 
