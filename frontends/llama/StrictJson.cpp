@@ -1,5 +1,7 @@
 #include "frontends/llama/StrictJson.h"
 
+#include "frontends/llama/Utf8.h"
+
 #include <cmath>
 #include <cstdlib>
 #include <unordered_set>
@@ -59,24 +61,6 @@ bool isValidUtf8(std::string_view bytes, size_t *badOffset) {
     i += n;
   }
   return true;
-}
-
-static void appendUtf8(std::string &out, uint32_t cp) {
-  if (cp < 0x80) {
-    out += static_cast<char>(cp);
-  } else if (cp < 0x800) {
-    out += static_cast<char>(0xC0 | (cp >> 6));
-    out += static_cast<char>(0x80 | (cp & 0x3F));
-  } else if (cp < 0x10000) {
-    out += static_cast<char>(0xE0 | (cp >> 12));
-    out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
-    out += static_cast<char>(0x80 | (cp & 0x3F));
-  } else {
-    out += static_cast<char>(0xF0 | (cp >> 18));
-    out += static_cast<char>(0x80 | ((cp >> 12) & 0x3F));
-    out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
-    out += static_cast<char>(0x80 | (cp & 0x3F));
-  }
 }
 
 // Recursive descent over the text; the first error wins and stops parsing.
@@ -237,7 +221,7 @@ private:
             if (lo < 0xDC00 || lo > 0xDFFF) return fail("unpaired surrogate in \\u escape");
             cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
           }
-          appendUtf8(out, cp);
+          utf8::append(out, cp);
           break;
         }
         default: --pos_; return fail("bad escape in a string");

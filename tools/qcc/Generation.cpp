@@ -1,8 +1,12 @@
 #include "tools/qcc/Generation.h"
 
 #include "runtime/cpu/Sampling.h"
+#include "support/Limits.h"
+#include "tools/qcc/Command.h"
 
 #include <algorithm>
+#include <climits>
+#include <cstdlib>
 #include <cmath>
 #include <random>
 
@@ -41,6 +45,36 @@ Expected<std::vector<int64_t>> generateTokens(const std::vector<int64_t> &prompt
     ++position;
   }
   return generated;
+}
+
+bool parseGenerationFlag(const std::vector<std::string> &args, size_t &i, GenerationFlags &flags, int64_t minSteps,
+                         std::string &error) {
+  const std::string &a = args[i];
+  if (a != "-n" && a != "--seed" && a != "--max-seq-len" && a != "--threads" && a != "--temperature") return false;
+  if (i + 1 >= args.size()) {
+    error = "option " + a + " needs a value";
+    return true;
+  }
+  const std::string &v = args[++i];
+  auto integer = [&](int64_t lo, int64_t hi, int64_t &out, const std::string &range) {
+    if (!parseIntArg(v, lo, hi, out)) error = a + " expects " + range + ", got '" + v + "'";
+  };
+  if (a == "-n") {
+    integer(minSteps, 1 << 20, flags.steps, "an integer in [" + std::to_string(minSteps) + ", 1048576]");
+  } else if (a == "--seed") {
+    integer(0, INT64_MAX, flags.seed, "a non-negative integer");
+  } else if (a == "--max-seq-len") {
+    integer(1, limits::kMaxSequenceTokens, flags.maxSeqLen,
+            "an integer in [1, " + std::to_string(limits::kMaxSequenceTokens) + "]");
+  } else if (a == "--threads") {
+    integer(1, 1024, flags.threads, "an integer in [1, 1024]");
+  } else {
+    char *end = nullptr;
+    flags.temperature = std::strtod(v.c_str(), &end);
+    if (*end != '\0' || v.empty() || !std::isfinite(flags.temperature) || flags.temperature < 0)
+      error = "--temperature expects a non-negative number, got '" + v + "'";
+  }
+  return true;
 }
 
 } // namespace qcc::cli

@@ -38,4 +38,16 @@ Expected<std::vector<int64_t>> generateTokens(const std::vector<int64_t> &prompt
                                               const std::function<void()> &afterPrefill = {},
                                               const std::function<void(int64_t)> &onToken = {});
 
+// The flags of a generation session that run, chat and generate share, each
+// with one range: -n (at least `minSteps`, at most 2^20), --seed,
+// --max-seq-len (support/Limits.h), --threads, --temperature. Returns true
+// when args[i] is one of them (i then points at its value; `error` is set when
+// the value is missing or bad), false otherwise.
+struct GenerationFlags {
+  int64_t steps = 64, seed = 0, maxSeqLen = 0, threads = 0;
+  double temperature = 0;
+};
+bool parseGenerationFlag(const std::vector<std::string> &args, size_t &i, GenerationFlags &flags, int64_t minSteps,
+                         std::string &error);
+
 } // namespace qcc::cli

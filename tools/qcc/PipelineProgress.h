@@ -14,6 +14,7 @@
 #include <chrono>
 #include <cstdint>
 #include <cstdio>
+#include <map>
 #include <string>
 #include <sys/resource.h>
 #include <unistd.h>
@@ -93,6 +94,16 @@ inline auto passDiagnostics(const char *command, Progress &progress) {
       progress.line("note: " + printable(os.str()));
     return mlir::success();
   };
+}
+
+// The closing lines of compile and export: each stage's seconds, the bytes of
+// each format, the total time since `start` and the peak resident set.
+inline void printStageSummary(const std::vector<std::pair<std::string, double>> &stages,
+                              const std::map<std::string, uint64_t> &bytesByFormat, Clock::time_point start) {
+  for (const auto &[stage, seconds] : stages) std::fprintf(stderr, "[qcc]   %-22s %8.2f s\n", stage.c_str(), seconds);
+  for (const auto &[format, bytes] : bytesByFormat)
+    std::fprintf(stderr, "[qcc]   %-22s %8.2f MiB\n", format.c_str(), bytes / 1048576.0);
+  std::fprintf(stderr, "[qcc]   total %.2f s, peak RSS %ld MiB\n", secondsSince(start), peakRssMiB());
 }
 
 } // namespace qcc::cli

@@ -39,8 +39,8 @@ const char *kUsage =
 int runChat(const std::vector<std::string> &args) {
   auto fail = [](const std::string &m) { return qcc::cli::fail("chat", m); };
   std::string path, system, deviceText = "auto";
-  int64_t steps = 512, seed = 0, maxSeqLen = 0, threads = 0;
-  double temperature = 0;
+  qcc::cli::GenerationFlags gen;
+  gen.steps = 512;
   bool showIds = false;
   bool compileOptions = false; // quantization options: a folder is compiled just in time
   for (size_t i = 0; i < args.size(); ++i) {
@@ -53,25 +53,15 @@ int runChat(const std::vector<std::string> &args) {
       showIds = true;
       continue;
     }
-    const bool takesValue = a == "--system" || a == "-n" || a == "--device" || a == "--temperature" ||
-                            a == "--seed" || a == "--max-seq-len" || a == "--threads";
+    if (std::string error; qcc::cli::parseGenerationFlag(args, i, gen, /*minSteps=*/1, error)) {
+      if (!error.empty()) return fail(error);
+      continue;
+    }
+    const bool takesValue = a == "--system" || a == "--device";
     if (takesValue && i + 1 >= args.size()) return fail("option " + a + " needs a value");
     if (a == "--system") system = args[++i];
     else if (a == "--device") deviceText = args[++i];
-    else if (a == "-n") {
-      if (!qcc::cli::parseIntArg(args[++i], 1, 1 << 20, steps)) return fail("-n expects an integer in [1, 1048576], got '" + args[i] + "'");
-    } else if (a == "--seed") {
-      if (!qcc::cli::parseIntArg(args[++i], 0, INT64_MAX, seed)) return fail("--seed expects a non-negative integer, got '" + args[i] + "'");
-    } else if (a == "--max-seq-len") {
-      if (!qcc::cli::parseIntArg(args[++i], 2, int64_t(1) << 32, maxSeqLen)) return fail("--max-seq-len expects an integer >= 2, got '" + args[i] + "'");
-    } else if (a == "--threads") {
-      if (!qcc::cli::parseIntArg(args[++i], 1, 1024, threads)) return fail("--threads expects an integer in [1, 1024], got '" + args[i] + "'");
-    } else if (a == "--temperature") {
-      char *end = nullptr;
-      temperature = std::strtod(args[++i].c_str(), &end);
-      if (*end != '\0' || args[i].empty() || !std::isfinite(temperature) || temperature < 0)
-        return fail("--temperature expects a non-negative number, got '" + args[i] + "'");
-    } else if (std::string error; qcc::cli::jitCompiler() && qcc::cli::jitCompiler()->parseOption(args, i, error)) {
+    else if (std::string error; qcc::cli::jitCompiler() && qcc::cli::jitCompiler()->parseOption(args, i, error)) {
       if (!error.empty()) return fail(error);
       compileOptions = true;
     } else if (!a.empty() && a[0] == '-') return fail("unknown option '" + a + "'");
@@ -107,17 +97,17 @@ int runChat(const std::vector<std::string> &args) {
 
   qcc::rt::SessionOptions options;
   options.device = *device;
-  options.numThreads = int(threads);
-  options.maxSeqLen = maxSeqLen;
+  options.numThreads = int(gen.threads);
+  options.maxSeqLen = gen.maxSeqLen;
   auto session = qcc::rt::Session::create(**artifact, options);
   if (!session) return fail(session.message());
   std::fprintf(stderr, "qcc chat: device %s (%s), context %lld tokens\n", qcc::rt::deviceName((*session)->device()),
                (*session)->deviceReason().c_str(), (long long)(*session)->maxSeqLen());
 
   qcc::cli::SamplingOptions sampling;
-  sampling.steps = steps;
-  sampling.temperature = temperature;
-  sampling.seed = static_cast<uint64_t>(seed);
+  sampling.steps = gen.steps;
+  sampling.temperature = gen.temperature;
+  sampling.seed = static_cast<uint64_t>(gen.seed);
   sampling.stopIds = config.eosTokenIds;
   for (const char *stop : {"<|eot_id|>", "<|eom_id|>", "<|end_of_text|>"})
     if (auto id = tokenizer.idOf(stop)) sampling.stopIds.push_back(*id);
@@ -159,7 +149,7 @@ int runChat(const std::vector<std::string> &args) {
     show("turn ids", input);
     // A reply may use what is left of the context, up to -n tokens.
     qcc::cli::SamplingOptions turnSampling = sampling;
-    turnSampling.steps = std::min<int64_t>(steps, room - used - int64_t(input.size()));
+    turnSampling.steps = std::min<int64_t>(gen.steps, room - used - int64_t(input.size()));
     turnSampling.seed = sampling.seed + uint64_t(turn);
     qcc::DecodeStream stream(tokenizer, /*skipSpecial=*/true);
     auto reply = qcc::cli::generateTokens(

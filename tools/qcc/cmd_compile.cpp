@@ -49,7 +49,6 @@ const char *kUsage =
     "  --quiet             no progress lines\n";
 
 using qcc::cli::Clock;
-using qcc::cli::peakRssMiB;
 using qcc::cli::Progress;
 using qcc::cli::secondsSince;
 using qcc::cli::StageTimer;
@@ -211,10 +210,7 @@ int runCompile(const std::vector<std::string> &args) {
   if (!progress.quiet) {
     std::fprintf(stderr, "[qcc] wrote %s: %.2f MiB, %zu tensors, %s\n", qcc::printable(output).c_str(), summary->fileSize / 1048576.0,
                  summary->tensors, noKernels ? "CPU only (no kernels)" : ("kernels for " + targetList).c_str());
-    for (const auto &[stage, seconds] : stages) std::fprintf(stderr, "[qcc]   %-22s %8.2f s\n", stage.c_str(), seconds);
-    for (const auto &[format, bytes] : summary->bytesByFormat)
-      std::fprintf(stderr, "[qcc]   %-22s %8.2f MiB\n", format.c_str(), bytes / 1048576.0);
-    std::fprintf(stderr, "[qcc]   total %.2f s, peak RSS %ld MiB\n", secondsSince(start), peakRssMiB());
+    qcc::cli::printStageSummary(stages, summary->bytesByFormat, start);
   }
   return 0;
 }

@@ -217,10 +217,7 @@ int runExport(const std::vector<std::string> &args) {
                  qcc::printable(output).c_str(), summary->tensorBytes / 1048576.0, summary->shards.size(),
                  summary->shards.size() == 1 ? "" : "s", summary->linears, summary->quantizedLinears,
                  summary->files.empty() ? ", no tokenizer files" : "");
-    for (const auto &[stage, seconds] : stages) std::fprintf(stderr, "[qcc]   %-22s %8.2f s\n", stage.c_str(), seconds);
-    for (const auto &[format, bytes] : summary->bytesByFormat)
-      std::fprintf(stderr, "[qcc]   %-22s %8.2f MiB\n", format.c_str(), bytes / 1048576.0);
-    std::fprintf(stderr, "[qcc]   total %.2f s, peak RSS %ld MiB\n", secondsSince(start), peakRssMiB());
+    qcc::cli::printStageSummary(stages, summary->bytesByFormat, start);
   }
   return 0;
 }

@@ -1,5 +1,5 @@
 // qcc generate MODEL_DIR [--prompt "TEXT" | --prompt-ids "1 2 3"] [-n 64] [--temperature T] [--seed S]
-//                        [--dtype f32|bf16] [--threads N] [--ignore-eos] [--no-bos]
+//                        [--max-seq-len N] [--dtype f32|bf16] [--threads N] [--ignore-eos] [--no-bos]
 // Imports a Hugging Face checkpoint folder and runs its graph on the CPU
 // interpreter: prefill of the prompt, then decode steps. With --prompt, the
 // text is encoded with the folder's tokenizer.json and the continuation
@@ -31,7 +31,7 @@ namespace {
 
 const char *kUsage =
     "usage: qcc generate MODEL_DIR [--prompt \"TEXT\" | --prompt-ids \"1 2 3\"] [-n 64] [--temperature T]\n"
-    "                    [--seed S] [--dtype f32|bf16] [--threads N] [--ignore-eos] [--no-bos]\n"
+    "                    [--seed S] [--max-seq-len N] [--dtype f32|bf16] [--threads N] [--ignore-eos] [--no-bos]\n"
     "  Generates with the CPU reference executor from a Hugging Face checkpoint\n"
     "  folder (config.json + safetensors). The prompt defaults to the BOS id.\n"
     "  --prompt: the text is encoded with MODEL_DIR/tokenizer.json, BOS first\n"
@@ -40,6 +40,7 @@ const char *kUsage =
     "  Greedy unless --temperature > 0 (then sampled with --seed, default 0).\n"
     "  Stops after -n ids or at an end-of-sequence id (unless --ignore-eos).\n"
     "  --dtype defaults to the checkpoint's (bf16 for bfloat16, else f32).\n"
+    "  --max-seq-len sizes the session (default: the prompt plus -n).\n"
     "  Prints the generated ids, and the text when MODEL_DIR/tokenizer.json exists;\n"
     "  speed goes to stderr.\n";
 
@@ -47,8 +48,7 @@ const char *kUsage =
 int runGenerate(const std::vector<std::string> &args) {
   auto fail = [](const std::string &m) { return qcc::cli::fail("generate", m); };
   std::string dir, promptText, dtypeText;
-  int64_t steps = 64, seed = 0, threads = 0;
-  double temperature = 0;
+  qcc::cli::GenerationFlags gen;
   bool havePrompt = false, haveText = false, ignoreEos = false, noBos = false;
   for (size_t i = 0; i < args.size(); ++i) {
     const std::string &a = args[i];
@@ -60,26 +60,18 @@ int runGenerate(const std::vector<std::string> &args) {
       (a == "--no-bos" ? noBos : ignoreEos) = true;
       continue;
     }
-    const bool takesValue = a == "--prompt-ids" || a == "--prompt" || a == "-n" || a == "--temperature" ||
-                            a == "--seed" || a == "--dtype" || a == "--threads";
+    if (std::string error; qcc::cli::parseGenerationFlag(args, i, gen, /*minSteps=*/0, error)) {
+      if (!error.empty()) return fail(error);
+      continue;
+    }
+    const bool takesValue = a == "--prompt-ids" || a == "--prompt" || a == "--dtype";
     if (takesValue && i + 1 >= args.size()) return fail("option " + a + " needs a value");
     if (a == "--prompt-ids" || a == "--prompt") {
       if (havePrompt) return fail("give one of --prompt and --prompt-ids, once");
       promptText = args[++i], havePrompt = true, haveText = a == "--prompt";
     }
     else if (a == "--dtype") dtypeText = args[++i];
-    else if (a == "-n") {
-      if (!qcc::cli::parseIntArg(args[++i], 0, 1 << 20, steps)) return fail("-n expects an integer in [0, 1048576], got '" + args[i] + "'");
-    } else if (a == "--seed") {
-      if (!qcc::cli::parseIntArg(args[++i], 0, INT64_MAX, seed)) return fail("--seed expects a non-negative integer, got '" + args[i] + "'");
-    } else if (a == "--threads") {
-      if (!qcc::cli::parseIntArg(args[++i], 1, 1024, threads)) return fail("--threads expects an integer in [1, 1024], got '" + args[i] + "'");
-    } else if (a == "--temperature") {
-      char *end = nullptr;
-      temperature = std::strtod(args[++i].c_str(), &end);
-      if (*end != '\0' || args[i].empty() || !std::isfinite(temperature) || temperature < 0)
-        return fail("--temperature expects a non-negative number, got '" + args[i] + "'");
-    } else if (!a.empty() && a[0] == '-') return fail("unknown option '" + a + "'");
+    else if (!a.empty() && a[0] == '-') return fail("unknown option '" + a + "'");
     else if (dir.empty()) dir = a;
     else return fail("unexpected argument '" + a + "'");
   }
@@ -88,7 +80,7 @@ int runGenerate(const std::vector<std::string> &args) {
     return 2;
   }
   qcc::cpu::ExecutorOptions options;
-  options.numThreads = static_cast<int>(threads);
+  options.numThreads = static_cast<int>(gen.threads);
   if (dtypeText == "f32") options.actDtype = qcc::cpu::ActDType::F32;
   else if (dtypeText == "bf16") options.actDtype = qcc::cpu::ActDType::BF16;
   else if (!dtypeText.empty()) return fail("--dtype expects f32 or bf16, got '" + dtypeText + "'");
@@ -118,11 +110,14 @@ int runGenerate(const std::vector<std::string> &args) {
     if (config.bosTokenId < 0) return fail("the model has no bos_token_id: give --prompt-ids");
     prompt = {config.bosTokenId};
   }
-  int64_t total = static_cast<int64_t>(prompt.size()) + steps;
-  options.maxSeqLen = total;
+  int64_t total = static_cast<int64_t>(prompt.size()) + gen.steps;
+  if (gen.maxSeqLen > 0 && total > gen.maxSeqLen)
+    return fail("prompt (" + std::to_string(prompt.size()) + " ids) + -n " + std::to_string(gen.steps) +
+                " exceeds --max-seq-len " + std::to_string(gen.maxSeqLen));
+  options.maxSeqLen = gen.maxSeqLen > 0 ? gen.maxSeqLen : total;
   qcc::cli::warnBeyondMaxPositions("generate", config, total);
-  if (qcc::Status s = qcc::cli::checkSessionMemory(config, total, int64_t(prompt.size()), 1,
-                                                   "a session of " + std::to_string(total) + " positions");
+  if (qcc::Status s = qcc::cli::checkSessionMemory(config, options.maxSeqLen, int64_t(prompt.size()), 1,
+                                                   "a session of " + std::to_string(options.maxSeqLen) + " positions");
       !s)
     return fail(s.message());
   auto model = qcc::interpretModule(*imported->module, options);
@@ -131,9 +126,9 @@ int runGenerate(const std::vector<std::string> &args) {
   using Clock = std::chrono::steady_clock;
   qcc::cpu::Session session(**model);
   qcc::cli::SamplingOptions sampling;
-  sampling.steps = steps;
-  sampling.temperature = temperature;
-  sampling.seed = static_cast<uint64_t>(seed);
+  sampling.steps = gen.steps;
+  sampling.temperature = gen.temperature;
+  sampling.seed = static_cast<uint64_t>(gen.seed);
   if (!ignoreEos) sampling.stopIds = config.eosTokenIds;
   // --prompt: the prompt as given, then each new character as soon as it is complete.
   std::optional<qcc::DecodeStream> stream;

@@ -50,8 +50,7 @@ const char *kUsage =
 int runRun(const std::vector<std::string> &args) {
   auto fail = [](const std::string &m) { return qcc::cli::fail("run", m); };
   std::string path, promptText, deviceText = "auto", tokenizerPath;
-  int64_t steps = 64, seed = 0, maxSeqLen = 0, threads = 0;
-  double temperature = 0;
+  qcc::cli::GenerationFlags gen;
   bool havePrompt = false, haveText = false, ignoreEos = false, noBos = false;
   bool compileOptions = false; // quantization options: a folder is compiled just in time
   for (size_t i = 0; i < args.size(); ++i) {
@@ -64,9 +63,11 @@ int runRun(const std::vector<std::string> &args) {
       (a == "--no-bos" ? noBos : ignoreEos) = true;
       continue;
     }
-    const bool takesValue = a == "--prompt-ids" || a == "--prompt" || a == "-n" || a == "--device" ||
-                            a == "--temperature" || a == "--seed" || a == "--max-seq-len" || a == "--threads" ||
-                            a == "--tokenizer";
+    if (std::string error; qcc::cli::parseGenerationFlag(args, i, gen, /*minSteps=*/0, error)) {
+      if (!error.empty()) return fail(error);
+      continue;
+    }
+    const bool takesValue = a == "--prompt-ids" || a == "--prompt" || a == "--device" || a == "--tokenizer";
     if (takesValue && i + 1 >= args.size()) return fail("option " + a + " needs a value");
     if (a == "--prompt-ids" || a == "--prompt") {
       if (havePrompt) return fail("give one of --prompt and --prompt-ids, once");
@@ -74,22 +75,7 @@ int runRun(const std::vector<std::string> &args) {
     }
     else if (a == "--device") deviceText = args[++i];
     else if (a == "--tokenizer") tokenizerPath = args[++i];
-    else if (a == "-n") {
-      if (!qcc::cli::parseIntArg(args[++i], 0, 1 << 20, steps)) return fail("-n expects an integer in [0, 1048576], got '" + args[i] + "'");
-    } else if (a == "--seed") {
-      if (!qcc::cli::parseIntArg(args[++i], 0, INT64_MAX, seed)) return fail("--seed expects a non-negative integer, got '" + args[i] + "'");
-    } else if (a == "--max-seq-len") {
-      if (!qcc::cli::parseIntArg(args[++i], 1, qcc::limits::kMaxSequenceTokens, maxSeqLen))
-        return fail("--max-seq-len expects an integer in [1, " + std::to_string(qcc::limits::kMaxSequenceTokens) +
-                    "], got '" + args[i] + "'");
-    } else if (a == "--threads") {
-      if (!qcc::cli::parseIntArg(args[++i], 1, 1024, threads)) return fail("--threads expects an integer in [1, 1024], got '" + args[i] + "'");
-    } else if (a == "--temperature") {
-      char *end = nullptr;
-      temperature = std::strtod(args[++i].c_str(), &end);
-      if (*end != '\0' || args[i].empty() || !std::isfinite(temperature) || temperature < 0)
-        return fail("--temperature expects a non-negative number, got '" + args[i] + "'");
-    } else if (std::string error; qcc::cli::jitCompiler() && qcc::cli::jitCompiler()->parseOption(args, i, error)) {
+    else if (std::string error; qcc::cli::jitCompiler() && qcc::cli::jitCompiler()->parseOption(args, i, error)) {
       if (!error.empty()) return fail(error);
       compileOptions = true;
     } else if (!a.empty() && a[0] == '-') return fail("unknown option '" + a + "'");
@@ -125,15 +111,15 @@ int runRun(const std::vector<std::string> &args) {
 
   qcc::rt::SessionOptions options;
   options.device = *device;
-  options.numThreads = int(threads);
-  options.maxSeqLen = maxSeqLen > 0 ? maxSeqLen : int64_t(prompt->size()) + steps;
-  if (int64_t(prompt->size()) + steps > options.maxSeqLen)
-    return fail("prompt (" + std::to_string(prompt->size()) + " ids) + -n " + std::to_string(steps) +
+  options.numThreads = int(gen.threads);
+  options.maxSeqLen = gen.maxSeqLen > 0 ? gen.maxSeqLen : int64_t(prompt->size()) + gen.steps;
+  if (int64_t(prompt->size()) + gen.steps > options.maxSeqLen)
+    return fail("prompt (" + std::to_string(prompt->size()) + " ids) + -n " + std::to_string(gen.steps) +
                 " exceeds --max-seq-len " + std::to_string(options.maxSeqLen));
   if (options.maxSeqLen > qcc::limits::kMaxSequenceTokens)
-    return fail("prompt (" + std::to_string(prompt->size()) + " ids) + -n " + std::to_string(steps) +
+    return fail("prompt (" + std::to_string(prompt->size()) + " ids) + -n " + std::to_string(gen.steps) +
                 " exceeds the limit of " + std::to_string(qcc::limits::kMaxSequenceTokens) + " positions");
-  qcc::cli::warnBeyondMaxPositions("run", config, int64_t(prompt->size()) + steps);
+  qcc::cli::warnBeyondMaxPositions("run", config, int64_t(prompt->size()) + gen.steps);
   // Host memory of a CPU session (auto may fall back to the CPU); the CUDA
   // executor's allocations are on the device and fail with a message there.
   if (*device != qcc::rt::Device::Cuda)
@@ -147,9 +133,9 @@ int runRun(const std::vector<std::string> &args) {
                qcc::printable((*session)->deviceReason()).c_str());
 
   qcc::cli::SamplingOptions sampling;
-  sampling.steps = steps;
-  sampling.temperature = temperature;
-  sampling.seed = static_cast<uint64_t>(seed);
+  sampling.steps = gen.steps;
+  sampling.temperature = gen.temperature;
+  sampling.seed = static_cast<uint64_t>(gen.seed);
   if (!ignoreEos) sampling.stopIds = config.eosTokenIds;
   // --prompt: the prompt as given, then each new character as soon as it is complete.
   std::optional<qcc::DecodeStream> stream;
